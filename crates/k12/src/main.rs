@@ -1,1 +1,167 @@
-fn main() {}
+//! `k12`: every role the platform's process can play, as subcommands.
+
+mod dbargs;
+mod dev;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(name = "k12", version, about = "K-12 school platform backend")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the whole product on a private PostgreSQL with demo data (no configuration).
+    Dev(dev::DevArgs),
+    /// Serve the API (production; configuration from the environment).
+    Serve,
+    /// Apply database migrations as the owner role (DATABASE_OWNER_URL or DATABASE_URL).
+    Migrate,
+    /// Manage platform operators.
+    #[command(subcommand)]
+    Operator(OperatorCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum OperatorCommand {
+    /// Create a platform operator; prints a single-use setup token on the last line.
+    Create {
+        #[arg(long)]
+        email: String,
+        #[arg(long, default_value = "")]
+        name: String,
+        #[command(flatten)]
+        db: dbargs::DbArgs,
+    },
+}
+
+fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=info"));
+    let json = std::env::var("K12_LOG_FORMAT").is_ok_and(|v| v == "json");
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: starting the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Dev(args) => dev::run(args).await,
+            Command::Serve => serve().await,
+            Command::Migrate => migrate().await,
+            Command::Operator(OperatorCommand::Create { email, name, db }) => {
+                create_operator(&email, &name, &db).await
+            }
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutdown requested");
+}
+
+async fn serve() -> anyhow::Result<()> {
+    use platform::config::{Config, ProcessEnv};
+    let config = Config::from_vars(&ProcessEnv)?;
+    let db = platform::db::Db::from_config(&config.database)?;
+    let state =
+        platform::http::AppState::new(db, platform::http::ServiceConfig { env: config.env });
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("K12_LISTEN: cannot listen on {}: {e}", config.listen))?;
+    tracing::info!(addr = %listener.local_addr()?, "API listening");
+    platform::http::serve(listener, platform::http::router(state), shutdown_signal()).await?;
+    Ok(())
+}
+
+async fn migrate() -> anyhow::Result<()> {
+    use platform::config::{ProcessEnv, VarSource};
+    let url = ProcessEnv
+        .get("DATABASE_OWNER_URL")
+        .or_else(|| ProcessEnv.get("DATABASE_URL"))
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "invalid configuration: DATABASE_OWNER_URL (or DATABASE_URL) is required"
+            )
+        })?;
+    platform::db::migrate(&url).await?;
+    println!("migrations applied");
+    Ok(())
+}
+
+async fn create_operator(email: &str, name: &str, db: &dbargs::DbArgs) -> anyhow::Result<()> {
+    let email =
+        platform::identity::Email::parse(email).map_err(|m| anyhow::anyhow!("--email: {m}"))?;
+    let conn = db.connect().await?;
+    let mut tx = conn.db.system().await?;
+    let created = platform::operators::create(&mut tx, &email, name, None)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    tx.commit().await?;
+    conn.finish()?;
+    println!(
+        "operator {} created (id {}); setup token valid until {}:",
+        email.as_str(),
+        created.id,
+        created.expires_at.to_rfc3339()
+    );
+    println!("{}", created.setup_token);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_valid() {
+        super::Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,234 @@
+//! Database access. Two kinds of transaction, distinct types:
+//!
+//! * [`TenantTx`]: `app.tenant_id` set transaction-locally; row-level security limits
+//!   every statement to that tenant's rows. Request handlers use this.
+//! * [`SystemTx`]: `app.system` set transaction-locally; reaches the system tables
+//!   (districts, tenants, operators, jobs) and no tenant rows. Code that crosses tenants
+//!   says so in its signature by taking one of these.
+//!
+//! Both settings are made with `set_config(..., true)` so they end with the transaction
+//! and nothing leaks to the next user of a pooled (or PgBouncer) connection.
+
+use std::ops::{Deref, DerefMut};
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{PgConnection, PgPool, Postgres, Transaction};
+
+use crate::config::{DatabaseConfig, PoolConfig};
+
+/// The migrations, embedded in the binary.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations");
+
+/// The group role that receives the service's privileges. The login role the service
+/// connects as must be a member of it, own nothing, and have neither SUPERUSER nor
+/// BYPASSRLS.
+pub const SERVICE_GROUP_ROLE: &str = "k12_service";
+
+/// A tenant's id, as set in `app.tenant_id`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct TenantId(pub i64);
+
+/// The service's connection pool (runtime role).
+#[derive(Clone, Debug)]
+pub struct Db {
+    pool: PgPool,
+}
+
+impl Db {
+    /// Connects the pool lazily; the first query opens connections.
+    pub fn connect_lazy(url: &str, pool: &PoolConfig) -> Result<Self, sqlx::Error> {
+        let options: PgConnectOptions = url.parse()?;
+        let pool = PgPoolOptions::new()
+            .max_connections(pool.size)
+            .acquire_timeout(pool.acquire_timeout)
+            .idle_timeout(Some(pool.idle_timeout))
+            .max_lifetime(Some(pool.max_lifetime))
+            .connect_lazy_with(options.application_name("k12"));
+        Ok(Self { pool })
+    }
+
+    pub fn from_config(config: &DatabaseConfig) -> Result<Self, sqlx::Error> {
+        Self::connect_lazy(config.url.expose(), &config.pool)
+    }
+
+    /// Opens a transaction scoped to one tenant.
+    pub async fn tenant(&self, tenant: TenantId) -> Result<TenantTx, sqlx::Error> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SELECT set_config('app.tenant_id', $1, true)")
+            .bind(tenant.0.to_string())
+            .execute(&mut *tx)
+            .await?;
+        Ok(TenantTx { tx, tenant })
+    }
+
+    /// Opens a system transaction (no tenant; system tables only).
+    pub async fn system(&self) -> Result<SystemTx, sqlx::Error> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SELECT set_config('app.system', 'on', true)")
+            .execute(&mut *tx)
+            .await?;
+        Ok(SystemTx { tx })
+    }
+
+    /// `SELECT 1` through the pool: the cheap liveness check.
+    pub async fn ping(&self) -> Result<(), sqlx::Error> {
+        sqlx::query("SELECT 1").execute(&self.pool).await.map(drop)
+    }
+
+    /// The pool, for code that needs no tenant and no system table (health checks).
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+}
+
+/// A transaction in which row-level security shows exactly one tenant's rows.
+pub struct TenantTx {
+    tx: Transaction<'static, Postgres>,
+    tenant: TenantId,
+}
+
+impl TenantTx {
+    pub fn tenant_id(&self) -> TenantId {
+        self.tenant
+    }
+
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        self.tx.commit().await
+    }
+}
+
+impl Deref for TenantTx {
+    type Target = PgConnection;
+    fn deref(&self) -> &PgConnection {
+        &self.tx
+    }
+}
+
+impl DerefMut for TenantTx {
+    fn deref_mut(&mut self) -> &mut PgConnection {
+        &mut self.tx
+    }
+}
+
+/// A transaction for system work: districts, tenants, operators, jobs.
+pub struct SystemTx {
+    tx: Transaction<'static, Postgres>,
+}
+
+impl SystemTx {
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        self.tx.commit().await
+    }
+
+    /// Narrows this transaction to one tenant, for system work that must write tenant
+    /// rows atomically with system rows (creating a tenant and its default roles).
+    pub async fn into_tenant(mut self, tenant: TenantId) -> Result<TenantTx, sqlx::Error> {
+        sqlx::query(
+            "SELECT set_config('app.system', '', true), set_config('app.tenant_id', $1, true)",
+        )
+        .bind(tenant.0.to_string())
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(TenantTx {
+            tx: self.tx,
+            tenant,
+        })
+    }
+}
+
+impl Deref for SystemTx {
+    type Target = PgConnection;
+    fn deref(&self) -> &PgConnection {
+        &self.tx
+    }
+}
+
+impl DerefMut for SystemTx {
+    fn deref_mut(&mut self) -> &mut PgConnection {
+        &mut self.tx
+    }
+}
+
+/// Applies the embedded migrations as the owner role.
+pub async fn migrate(owner_url: &str) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let mut conn = <PgConnection as sqlx::Connection>::connect(owner_url)
+        .await
+        .context("connecting as the owner role (DATABASE_OWNER_URL)")?;
+    let (exists,): (bool,) =
+        sqlx::query_as("SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)")
+            .bind(SERVICE_GROUP_ROLE)
+            .fetch_one(&mut conn)
+            .await?;
+    if !exists {
+        anyhow::bail!(
+            "the role {SERVICE_GROUP_ROLE} does not exist; create it once as an administrator: \
+             CREATE ROLE {SERVICE_GROUP_ROLE} NOLOGIN; GRANT {SERVICE_GROUP_ROLE} TO <service login role>; \
+             (see deploy/roles.sql)"
+        );
+    }
+    MIGRATOR
+        .run(&mut conn)
+        .await
+        .context("applying migrations")?;
+    Ok(())
+}
+
+/// Creates the owner, service group and service login roles and the database, as a
+/// superuser; idempotent. Used by `k12 dev` and the test harness (production creates
+/// roles with `deploy/roles.sql`).
+pub async fn bootstrap_roles(
+    superuser_url: &str,
+    database: &str,
+    owner_password: &str,
+    app_password: &str,
+) -> anyhow::Result<()> {
+    let mut conn = <PgConnection as sqlx::Connection>::connect(superuser_url).await?;
+    let statements = [
+        format!(
+            "DO $$ BEGIN
+               IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'k12_owner') THEN
+                 CREATE ROLE k12_owner LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEROLE PASSWORD {owner};
+               END IF;
+               IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{group}') THEN
+                 CREATE ROLE {group} NOLOGIN NOSUPERUSER NOBYPASSRLS;
+               END IF;
+               IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'k12_app') THEN
+                 CREATE ROLE k12_app LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEROLE NOCREATEDB INHERIT PASSWORD {app};
+               END IF;
+             END $$",
+            owner = quote_literal(owner_password),
+            app = quote_literal(app_password),
+            group = SERVICE_GROUP_ROLE,
+        ),
+        format!("GRANT {SERVICE_GROUP_ROLE} TO k12_app"),
+    ];
+    for s in statements {
+        sqlx::query(&s).execute(&mut conn).await?;
+    }
+    let (exists,): (bool,) =
+        sqlx::query_as("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+            .bind(database)
+            .fetch_one(&mut conn)
+            .await?;
+    if !exists {
+        sqlx::query(&format!(
+            "CREATE DATABASE {} OWNER k12_owner",
+            quote_ident(database)
+        ))
+        .execute(&mut conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Quotes an SQL string literal (for DDL, which takes no bind parameters).
+pub fn quote_literal(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+/// Quotes an SQL identifier.
+pub fn quote_ident(s: &str) -> String {
+    format!("\"{}\"", s.replace('"', "\"\""))
+}

@@ -1,0 +1,327 @@
+//! The route registry. A route is added with its method, path, access rule and
+//! documentation in one call; the registry wires the authorization check in front of the
+//! handler and records the operation for the OpenAPI document. There is no other way to
+//! add an API route, so no route exists without a declared permission or without docs.
+
+use axum::extract::{Request, State};
+use axum::handler::Handler;
+use axum::http::{Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{on, MethodFilter};
+use axum::Router;
+use schemars::{JsonSchema, Schema, SchemaGenerator};
+use serde_json::{json, Map, Value};
+
+use super::error::ApiError;
+use super::AppState;
+use crate::auth::permission::Access;
+use crate::auth::session::{self, Actor};
+
+/// One documented operation.
+pub struct Operation {
+    method: Method,
+    path: &'static str,
+    access: Access,
+    summary: &'static str,
+    tag: &'static str,
+    status: StatusCode,
+    request: Option<fn(&mut SchemaGenerator) -> Schema>,
+    query: Option<fn(&mut SchemaGenerator) -> Schema>,
+    response: Option<fn(&mut SchemaGenerator) -> Schema>,
+}
+
+fn schema_of<T: JsonSchema>(g: &mut SchemaGenerator) -> Schema {
+    g.subschema_for::<T>()
+}
+
+impl Operation {
+    fn new(method: Method, path: &'static str, access: Access) -> Self {
+        Self {
+            method,
+            path,
+            access,
+            summary: "",
+            tag: "",
+            status: StatusCode::OK,
+            request: None,
+            query: None,
+            response: None,
+        }
+    }
+    pub fn get(path: &'static str, access: Access) -> Self {
+        Self::new(Method::GET, path, access)
+    }
+    pub fn post(path: &'static str, access: Access) -> Self {
+        Self::new(Method::POST, path, access)
+    }
+    pub fn put(path: &'static str, access: Access) -> Self {
+        Self::new(Method::PUT, path, access)
+    }
+    pub fn delete(path: &'static str, access: Access) -> Self {
+        Self::new(Method::DELETE, path, access)
+    }
+    pub fn summary(mut self, tag: &'static str, summary: &'static str) -> Self {
+        self.tag = tag;
+        self.summary = summary;
+        self
+    }
+    pub fn request<T: JsonSchema>(mut self) -> Self {
+        self.request = Some(schema_of::<T>);
+        self
+    }
+    pub fn query<T: JsonSchema>(mut self) -> Self {
+        self.query = Some(schema_of::<T>);
+        self
+    }
+    pub fn response<T: JsonSchema>(mut self, status: StatusCode) -> Self {
+        self.status = status;
+        self.response = Some(schema_of::<T>);
+        self
+    }
+    pub fn method(&self) -> &Method {
+        &self.method
+    }
+    pub fn path(&self) -> &'static str {
+        self.path
+    }
+    pub fn access(&self) -> Access {
+        self.access
+    }
+}
+
+/// Routes under construction plus their documentation.
+pub struct Api {
+    state: AppState,
+    router: Router<AppState>,
+    operations: Vec<Operation>,
+}
+
+fn filter(method: &Method) -> MethodFilter {
+    match *method {
+        Method::GET => MethodFilter::GET,
+        Method::POST => MethodFilter::POST,
+        Method::PUT => MethodFilter::PUT,
+        Method::PATCH => MethodFilter::PATCH,
+        Method::DELETE => MethodFilter::DELETE,
+        _ => unreachable!("the registry only builds GET/POST/PUT/PATCH/DELETE operations"),
+    }
+}
+
+impl Api {
+    pub fn new(state: AppState) -> Self {
+        Self {
+            state,
+            router: Router::new(),
+            operations: Vec::new(),
+        }
+    }
+
+    /// Adds a route: the handler runs only after the access rule admits the caller.
+    pub fn add<H, T>(&mut self, op: Operation, handler: H)
+    where
+        H: Handler<T, AppState>,
+        T: 'static,
+    {
+        let access = op.access;
+        let route =
+            on(filter(&op.method), handler).route_layer(axum::middleware::from_fn_with_state(
+                self.state.clone(),
+                move |state: State<AppState>, req: Request, next: Next| {
+                    authorize(state, access, req, next)
+                },
+            ));
+        let router = std::mem::take(&mut self.router);
+        self.router = router.route(op.path, route);
+        self.operations.push(op);
+    }
+
+    pub fn operations(&self) -> &[Operation] {
+        &self.operations
+    }
+
+    /// The router and the OpenAPI document describing it.
+    pub fn finish(self) -> (Router<AppState>, Value) {
+        let doc = openapi(&self.operations);
+        (self.router, doc)
+    }
+}
+
+/// Authenticates (401), then checks the route's access rule (403), then runs the handler
+/// with the [`Actor`] in the request extensions.
+async fn authorize(
+    State(state): State<AppState>,
+    access: Access,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    if access == Access::Public {
+        return next.run(req).await;
+    }
+    let Some(token) = session::presented_token(req.headers(), state.config.env) else {
+        return ApiError::Unauthenticated.into_response();
+    };
+    let actor = match session::resolve(&state.db, &token).await {
+        Ok(actor) => actor,
+        Err(e) => return e.into_response(),
+    };
+    let allowed = match (&access, &actor) {
+        (Access::Public | Access::Authenticated, _) => true,
+        (Access::TenantMember, Actor::User(_)) => true,
+        (Access::Tenant(p), Actor::User(u)) => u.can(*p),
+        (Access::DistrictAdmin, Actor::User(u)) => u.district_admin && u.district_id.is_some(),
+        (Access::Operator, Actor::Operator(_)) => true,
+        _ => false,
+    };
+    if !allowed {
+        return ApiError::Forbidden.into_response();
+    }
+    req.extensions_mut().insert(actor);
+    next.run(req).await
+}
+
+fn error_response(description: &str) -> Value {
+    json!({
+        "description": description,
+        "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } }
+    })
+}
+
+fn openapi(operations: &[Operation]) -> Value {
+    let mut generator = schemars::generate::SchemaSettings::draft2020_12()
+        .with(|s| s.definitions_path = "#/components/schemas/".into())
+        .into_generator();
+    let mut paths = Map::new();
+    for op in operations {
+        let mut parameters: Vec<Value> = op
+            .path
+            .split('/')
+            .filter_map(|seg| seg.strip_prefix('{')?.strip_suffix('}'))
+            .map(|name| {
+                json!({ "name": name, "in": "path", "required": true,
+                        "schema": { "type": "integer", "format": "int64" } })
+            })
+            .collect();
+        if let Some(query) = op.query {
+            let schema = query(&mut generator);
+            let resolved = resolve_ref(&generator, schema.as_value());
+            let required: Vec<&str> = resolved
+                .get("required")
+                .and_then(Value::as_array)
+                .map(|a| a.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
+            if let Some(props) = resolved.get("properties").and_then(Value::as_object) {
+                for (name, schema) in props {
+                    parameters.push(json!({ "name": name, "in": "query",
+                        "required": required.contains(&name.as_str()), "schema": schema }));
+                }
+            }
+        }
+        let mut operation = Map::new();
+        operation.insert("operationId".into(), json!(operation_id(op)));
+        operation.insert("summary".into(), json!(op.summary));
+        operation.insert("tags".into(), json!([op.tag]));
+        operation.insert("x-access".into(), json!(op.access.describe()));
+        if !parameters.is_empty() {
+            operation.insert("parameters".into(), json!(parameters));
+        }
+        if let Some(request) = op.request {
+            let schema = request(&mut generator);
+            operation.insert(
+                "requestBody".into(),
+                json!({ "required": true, "content": { "application/json": { "schema": schema } } }),
+            );
+        }
+        let mut responses = Map::new();
+        let success = match op.response {
+            Some(response) => json!({
+                "description": op.status.canonical_reason().unwrap_or("OK"),
+                "content": { "application/json": { "schema": response(&mut generator) } }
+            }),
+            None => json!({ "description": op.status.canonical_reason().unwrap_or("OK") }),
+        };
+        responses.insert(op.status.as_u16().to_string(), success);
+        if op.request.is_some() {
+            responses.insert("400".into(), error_response("Malformed JSON"));
+            responses.insert(
+                "415".into(),
+                error_response("Content-Type is not application/json"),
+            );
+            responses.insert("422".into(), error_response("Invalid or unknown fields"));
+        }
+        if op.access != Access::Public {
+            responses.insert("401".into(), error_response("Not signed in"));
+            responses.insert(
+                "403".into(),
+                error_response("Signed in without the permission"),
+            );
+            operation.insert(
+                "security".into(),
+                json!([{ "bearer": [] }, { "cookie": [] }]),
+            );
+        }
+        if op.path.contains('{') {
+            responses.insert(
+                "404".into(),
+                error_response("No such record in your tenant"),
+            );
+        }
+        operation.insert("responses".into(), Value::Object(responses));
+        let entry = paths
+            .entry(op.path.to_string())
+            .or_insert_with(|| Value::Object(Map::new()));
+        entry[op.method.as_str().to_ascii_lowercase()] = Value::Object(operation);
+    }
+    let mut schemas: Map<String, Value> = generator.take_definitions(true).into_iter().collect();
+    schemas.insert(
+        "Error".into(),
+        json!({
+            "type": "object",
+            "required": ["error"],
+            "properties": { "error": {
+                "type": "object",
+                "required": ["code", "message"],
+                "properties": {
+                    "code": { "type": "string" },
+                    "message": { "type": "string" },
+                    "details": {}
+                }
+            }}
+        }),
+    );
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "K-12 platform API",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Multi-tenant K-12 school platform. Errors use the Error schema; lists take ?limit= (1-200, default 50) and ?cursor= and answer {data, next_cursor}."
+        },
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {
+                "bearer": { "type": "http", "scheme": "bearer" },
+                "cookie": { "type": "apiKey", "in": "cookie", "name": "__Host-k12_session" }
+            }
+        }
+    })
+}
+
+fn resolve_ref<'a>(generator: &'a SchemaGenerator, schema: &'a Value) -> &'a Value {
+    schema
+        .get("$ref")
+        .and_then(Value::as_str)
+        .and_then(|r| r.strip_prefix("#/components/schemas/"))
+        .and_then(|name| generator.definitions().get(name))
+        .unwrap_or(schema)
+}
+
+fn operation_id(op: &Operation) -> String {
+    let mut id = op.method.as_str().to_ascii_lowercase();
+    for seg in op.path.trim_start_matches("/api/v1/").split('/') {
+        id.push('_');
+        let seg = seg.trim_start_matches('{').trim_end_matches('}');
+        id.push_str(&seg.replace(['-', '.'], "_"));
+    }
+    id
+}

@@ -1,0 +1,73 @@
+//! Cursor pagination: `?limit=` (default 50, 1..=200) and an opaque `?cursor=`; lists
+//! answer `{data, next_cursor}`. A cursor is the sort key of the last row returned,
+//! serialised and base64url-encoded; clients must treat it as opaque.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use schemars::JsonSchema;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use super::error::ApiError;
+
+pub const DEFAULT_LIMIT: i64 = 50;
+pub const MAX_LIMIT: i64 = 200;
+
+/// The query parameters every list accepts.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+pub struct PageParams {
+    /// Page size, 1 to 200 (default 50).
+    pub limit: Option<i64>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+impl PageParams {
+    pub fn limit(&self) -> Result<i64, ApiError> {
+        match self.limit {
+            None => Ok(DEFAULT_LIMIT),
+            Some(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
+            Some(_) => Err(ApiError::invalid("limit", "must be between 1 and 200")),
+        }
+    }
+
+    /// The decoded cursor, if any.
+    pub fn after<K: DeserializeOwned>(&self) -> Result<Option<K>, ApiError> {
+        let Some(cursor) = &self.cursor else {
+            return Ok(None);
+        };
+        URL_SAFE_NO_PAD
+            .decode(cursor)
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .map(Some)
+            .ok_or_else(|| ApiError::invalid("cursor", "is not a cursor this list returned"))
+    }
+}
+
+/// One page of a list.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Page<T> {
+    pub data: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+impl<T> Page<T> {
+    /// Builds a page from up to `limit + 1` rows: the extra row only says there is more.
+    pub fn from_rows<K: Serialize>(mut rows: Vec<T>, limit: i64, key: impl Fn(&T) -> K) -> Self {
+        let more = rows.len() as i64 > limit;
+        rows.truncate(limit as usize);
+        let next_cursor = if more {
+            rows.last().map(|last| {
+                URL_SAFE_NO_PAD
+                    .encode(serde_json::to_vec(&key(last)).expect("cursor key serialises"))
+            })
+        } else {
+            None
+        };
+        Self {
+            data: rows,
+            next_cursor,
+        }
+    }
+}
