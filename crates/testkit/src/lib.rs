@@ -1,1 +1,16 @@
+//! The test harness.
+//!
+//! * One private PostgreSQL cluster per test run, started from the system binaries by
+//!   the first test process that needs it (under a file lock, so the processes nextest
+//!   runs in parallel share it), in `$K12_TEST_PG_DIR` (default `/tmp/k12-test-pg`).
+//!   The test command stops it at the end of the run.
+//! * A template database migrated once per set of migrations; each test gets its own
+//!   database cloned from it, dropped when the test's [`TestDb`] is dropped.
+//! * [`TestApp`] serves the real router on a loopback port, with factories and login
+//!   helpers.
 
+mod app;
+mod cluster;
+
+pub use app::{Actor, TestApp, TestUser};
+pub use cluster::{TestDb, APP_PASSWORD, OWNER_PASSWORD};

@@ -1,0 +1,245 @@
+//! `TestApp`: the real router on a loopback port, plus factories and login helpers.
+
+use std::sync::OnceLock;
+
+use platform::db::{Db, TenantId};
+use platform::identity::users::{self, NewUser};
+use platform::identity::Email;
+use platform::tenancy::{self, Slug};
+use reqwest::Method;
+use serde_json::Value;
+
+use crate::cluster::TestDb;
+
+/// The password of every user the factories create.
+pub const PASSWORD: &str = "correct-horse-battery";
+
+fn password_hash() -> String {
+    static HASH: OnceLock<String> = OnceLock::new();
+    HASH.get_or_init(|| {
+        std::thread::spawn(|| {
+            tokio::runtime::Builder::new_current_thread()
+                .build()
+                .expect("runtime")
+                .block_on(platform::auth::password::hash(PASSWORD.to_string()))
+                .expect("hash")
+        })
+        .join()
+        .expect("hash thread")
+    })
+    .clone()
+}
+
+/// A user made by a factory, with a session token once signed in.
+#[derive(Clone, Debug)]
+pub struct TestUser {
+    pub id: i64,
+    pub tenant_id: i64,
+    pub tenant_slug: String,
+    pub email: String,
+    pub token: String,
+}
+
+/// Who makes a request.
+#[derive(Clone, Copy, Debug)]
+pub enum Actor<'a> {
+    Anonymous,
+    Token(&'a str),
+}
+
+/// The app on loopback with its own database.
+pub struct TestApp {
+    pub base_url: String,
+    pub client: reqwest::Client,
+    pub db: TestDb,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+impl TestApp {
+    /// Starts the app (development environment) on `127.0.0.1:0`.
+    pub async fn spawn() -> Self {
+        Self::spawn_with_env(platform::config::Environment::Development).await
+    }
+
+    pub async fn spawn_with_env(env: platform::config::Environment) -> Self {
+        let db = TestDb::new().await;
+        let state =
+            platform::http::AppState::new(db.db.clone(), platform::http::ServiceConfig { env });
+        let router = platform::http::router(state);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let server = tokio::spawn(async move {
+            let _ = platform::http::serve(listener, router, std::future::pending()).await;
+        });
+        Self {
+            base_url: format!("http://{addr}"),
+            client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("client"),
+            db,
+            server,
+        }
+    }
+
+    pub fn pool(&self) -> &Db {
+        &self.db.db
+    }
+
+    /// Sends a request; answers the status and the JSON body (Null when empty).
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        actor: Actor<'_>,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut req = self
+            .client
+            .request(method, format!("{}{}", self.base_url, path));
+        if let Actor::Token(t) = actor {
+            req = req.bearer_auth(t);
+        }
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        let res = req.send().await.expect("request");
+        let status = res.status().as_u16();
+        let text = res.text().await.expect("body");
+        let json = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text)
+                .unwrap_or_else(|_| panic!("non-JSON body for {path}: {text}"))
+        };
+        (status, json)
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> (u16, Value) {
+        self.request(Method::GET, path, Actor::Token(token), None)
+            .await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> (u16, Value) {
+        self.request(Method::POST, path, Actor::Token(token), Some(body))
+            .await
+    }
+
+    pub async fn put(&self, path: &str, token: &str, body: Value) -> (u16, Value) {
+        self.request(Method::PUT, path, Actor::Token(token), Some(body))
+            .await
+    }
+
+    /// Factory: a district.
+    pub async fn create_district(&self, slug: &str) -> i64 {
+        let mut tx = self.pool().system().await.expect("tx");
+        let id = tenancy::create_district(&mut tx, slug, &Slug::parse(slug).expect("slug"))
+            .await
+            .expect("district");
+        tx.commit().await.expect("commit");
+        id
+    }
+
+    /// Factory: a tenant with the default roles.
+    pub async fn create_tenant(&self, slug: &str, district: Option<i64>) -> i64 {
+        let sys = self.pool().system().await.expect("tx");
+        let tx = tenancy::create_tenant(sys, district, slug, &Slug::parse(slug).expect("slug"))
+            .await
+            .expect("tenant");
+        let id = tx.tenant_id().0;
+        tx.commit().await.expect("commit");
+        id
+    }
+
+    /// Factory: a user with `roles`, password [`PASSWORD`], signed in.
+    pub async fn create_user(
+        &self,
+        tenant_slug: &str,
+        local: &str,
+        roles: &[&str],
+        district_admin: bool,
+    ) -> TestUser {
+        let mut sys = self.pool().system().await.expect("tx");
+        let tenant = tenancy::tenant_id_by_slug(&mut sys, tenant_slug)
+            .await
+            .expect("lookup")
+            .expect("tenant exists");
+        sys.commit().await.expect("commit");
+        let email = format!("{local}@{tenant_slug}.test");
+        let mut tx = self.pool().tenant(tenant).await.expect("tx");
+        let roles: Vec<String> = roles.iter().map(|r| r.to_string()).collect();
+        let id = users::insert(
+            &mut tx,
+            NewUser {
+                email: &Email::parse(&email).expect("email"),
+                first_name: local,
+                last_name: "Test",
+                roles: &roles,
+                password_hash: Some(password_hash()),
+                district_admin,
+            },
+        )
+        .await
+        .expect("user");
+        tx.commit().await.expect("commit");
+        let token = self.login(tenant_slug, &email, PASSWORD).await;
+        TestUser {
+            id,
+            tenant_id: tenant.0,
+            tenant_slug: tenant_slug.to_string(),
+            email,
+            token,
+        }
+    }
+
+    /// Signs in through the API; panics unless it succeeds.
+    pub async fn login(&self, tenant: &str, email: &str, password: &str) -> String {
+        let (status, body) = self
+            .request(
+                Method::POST,
+                "/api/v1/auth/login",
+                Actor::Anonymous,
+                Some(serde_json::json!({ "tenant": tenant, "email": email, "password": password })),
+            )
+            .await;
+        assert_eq!(status, 200, "login {email}: {body}");
+        body["token"].as_str().expect("token").to_string()
+    }
+
+    /// Factory: an operator with password [`PASSWORD`], signed in; answers the token.
+    pub async fn create_operator(&self, email: &str) -> String {
+        let mut tx = self.pool().system().await.expect("tx");
+        platform::operators::create(
+            &mut tx,
+            &Email::parse(email).expect("email"),
+            "Op",
+            Some(password_hash()),
+        )
+        .await
+        .expect("operator");
+        tx.commit().await.expect("commit");
+        let (status, body) = self
+            .request(
+                Method::POST,
+                "/api/v1/operator/login",
+                Actor::Anonymous,
+                Some(serde_json::json!({ "email": email, "password": PASSWORD })),
+            )
+            .await;
+        assert_eq!(status, 200, "operator login: {body}");
+        body["token"].as_str().expect("token").to_string()
+    }
+
+    /// A tenant-scoped transaction, for asserting on rows.
+    pub async fn tenant_tx(&self, tenant: i64) -> platform::db::TenantTx {
+        self.pool().tenant(TenantId(tenant)).await.expect("tx")
+    }
+}

@@ -1,0 +1,191 @@
+//! The shared test cluster and the per-test databases.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use anyhow::Context;
+use platform::db::{quote_ident, Db};
+use platform::embedded::Cluster;
+use sha2::{Digest, Sha256};
+use sqlx::{Connection, PgConnection};
+
+const SUPERUSER_PASSWORD: &str = "k12-test-superuser";
+pub const OWNER_PASSWORD: &str = "k12-test-owner";
+pub const APP_PASSWORD: &str = "k12-test-app";
+
+struct Shared {
+    port: u16,
+    template: String,
+}
+
+fn cluster_dir() -> PathBuf {
+    std::env::var_os("K12_TEST_PG_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/tmp/k12-test-pg"))
+}
+
+fn url(port: u16, user: &str, password: &str, db: &str) -> String {
+    format!("postgres://{user}:{password}@127.0.0.1:{port}/{db}")
+}
+
+/// A name for the template that changes whenever a migration changes.
+fn template_name() -> String {
+    let mut h = Sha256::new();
+    for m in platform::db::MIGRATOR.iter() {
+        h.update(m.version.to_le_bytes());
+        h.update(&m.checksum);
+    }
+    format!("k12_template_{}", &hex::encode(h.finalize())[..16])
+}
+
+fn shared() -> &'static Shared {
+    static SHARED: OnceLock<Shared> = OnceLock::new();
+    SHARED.get_or_init(|| {
+        // Runs on a plain thread with its own runtime: callers may be inside a runtime.
+        std::thread::spawn(|| start_shared().expect("starting the test PostgreSQL"))
+            .join()
+            .expect("test cluster thread")
+    })
+}
+
+fn start_shared() -> anyhow::Result<Shared> {
+    let dir = cluster_dir();
+    std::fs::create_dir_all(&dir)?;
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(dir.join("lock"))?;
+    lock.lock().context("locking the test cluster")?;
+    let mut cluster = Cluster::init(&dir.join("data"), SUPERUSER_PASSWORD)?;
+    cluster.ensure_running()?;
+    let port = cluster.port;
+    let template = template_name();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        let superuser = url(port, "postgres", SUPERUSER_PASSWORD, "postgres");
+        platform::db::bootstrap_roles(&superuser, "postgres", OWNER_PASSWORD, APP_PASSWORD).await?;
+        let mut conn = PgConnection::connect(&superuser).await?;
+        let (exists,): (bool,) =
+            sqlx::query_as("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+                .bind(&template)
+                .fetch_one(&mut conn)
+                .await?;
+        if !exists {
+            let building = format!("{template}_building");
+            sqlx::query(&format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                quote_ident(&building)
+            ))
+            .execute(&mut conn)
+            .await?;
+            sqlx::query(&format!(
+                "CREATE DATABASE {} OWNER k12_owner",
+                quote_ident(&building)
+            ))
+            .execute(&mut conn)
+            .await?;
+            platform::db::migrate(&url(port, "k12_owner", OWNER_PASSWORD, &building)).await?;
+            sqlx::query(&format!(
+                "ALTER DATABASE {} RENAME TO {}",
+                quote_ident(&building),
+                quote_ident(&template)
+            ))
+            .execute(&mut conn)
+            .await?;
+        }
+        anyhow::Ok(())
+    })?;
+    let mut f = std::fs::File::create(dir.join("port"))?;
+    writeln!(f, "{port}")?;
+    drop(lock);
+    Ok(Shared { port, template })
+}
+
+/// A database of its own for one test, cloned from the migrated template.
+pub struct TestDb {
+    pub name: String,
+    port: u16,
+    /// The service role's pool (row-level security applies).
+    pub db: Db,
+}
+
+impl TestDb {
+    pub async fn new() -> Self {
+        let shared = shared();
+        let name = format!(
+            "k12_test_{}",
+            platform::auth::token::random_password()
+                .to_lowercase()
+                .replace(['-', '_'], "x")
+        );
+        let mut conn = PgConnection::connect(&url(
+            shared.port,
+            "postgres",
+            SUPERUSER_PASSWORD,
+            "postgres",
+        ))
+        .await
+        .expect("connecting to the test cluster");
+        sqlx::query(&format!(
+            "CREATE DATABASE {} TEMPLATE {} OWNER k12_owner",
+            quote_ident(&name),
+            quote_ident(&shared.template)
+        ))
+        .execute(&mut conn)
+        .await
+        .expect("cloning the template database");
+        let db = Db::connect_lazy(
+            &url(shared.port, "k12_app", APP_PASSWORD, &name),
+            &Default::default(),
+        )
+        .expect("pool");
+        Self {
+            name,
+            port: shared.port,
+            db,
+        }
+    }
+
+    /// The service role's URL (what `DATABASE_URL` would be).
+    pub fn app_url(&self) -> String {
+        url(self.port, "k12_app", APP_PASSWORD, &self.name)
+    }
+
+    /// The owner role's URL (what `DATABASE_OWNER_URL` would be).
+    pub fn owner_url(&self) -> String {
+        url(self.port, "k12_owner", OWNER_PASSWORD, &self.name)
+    }
+
+    /// A superuser URL, for inspecting the catalog in tests.
+    pub fn superuser_url(&self) -> String {
+        url(self.port, "postgres", SUPERUSER_PASSWORD, &self.name)
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let superuser = url(self.port, "postgres", SUPERUSER_PASSWORD, "postgres");
+        let name = self.name.clone();
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            rt.block_on(async move {
+                let mut conn = PgConnection::connect(&superuser).await.ok()?;
+                sqlx::query(&format!(
+                    "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                    quote_ident(&name)
+                ))
+                .execute(&mut conn)
+                .await
+                .ok()
+            })
+        })
+        .join();
+    }
+}
