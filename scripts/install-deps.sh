@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs the system packages the product and its tests need on Debian 12, if missing.
+set -euo pipefail
+
+sudo_cmd=()
+[ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+
+need=()
+compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || need+=(postgresql)
+command -v pgbench >/dev/null || need+=(postgresql-contrib)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "installing: ${need[*]}"
+  "${sudo_cmd[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+# A package install may start the distribution's own cluster; we never use it.
+if [ ${#need[@]} -gt 0 ] && command -v pg_ctlcluster >/dev/null; then
+  "${sudo_cmd[@]}" service postgresql stop >/dev/null 2>&1 || true
+fi
