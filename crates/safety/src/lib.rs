@@ -1,1 +1,86 @@
-//! Child-safety screening (see spec 09). Built out in issue 5.
+//! Child-safety screening for AI prompts and answers (spec 09, "The safety library").
+//!
+//! [`Pipeline::check_input`] and [`Pipeline::check_output`] run every filter on a text
+//! and combine the results: the most severe action wins and redactions accumulate.
+//!
+//! * prompt injection (input): overrides, role-play jailbreaks, system-prompt
+//!   extraction, encoded payloads, exfiltration instructions - `blocked`;
+//! * active content (output): dangerous HTML islands are rewritten by ammonia, Markdown
+//!   images that leak data and script links are replaced by their text - `sanitized`;
+//! * personal data (both): validated emails, phones, SSNs, cards, IBANs, IPs, student
+//!   ids, dates of birth - recorded on input, `redacted` on output;
+//! * content classifier (both): weighted whole-word phrases on normalised text, per-level
+//!   thresholds, staff prompts judged at `standard` at most, self-harm `escalated` at
+//!   every level.
+//!
+//! [`Screener`] does the same on a stream, holding back at most a unit, and ends with the
+//! same verdict and the same text as the whole-text check for any split of the input.
+//! The library does no I/O and keeps no state between calls; build one [`Pipeline`] (or
+//! use [`Pipeline::shared`]) and reuse it.
+
+mod active;
+mod classifier;
+mod html;
+mod injection;
+mod lexicon;
+mod normalize;
+mod pii;
+mod policy;
+mod screener;
+mod segment;
+mod verdict;
+
+use std::sync::OnceLock;
+
+pub use lexicon::Topic;
+pub use pii::PiiKind;
+pub use policy::{Direction, InvalidPattern, Level, Policy, Role, StudentIdPattern, UnknownValue};
+pub use screener::{Screener, StreamEnd, SELF_HARM_THRESHOLD};
+pub use verdict::{Action, Category, CategoryScores, Span, Verdict};
+
+/// The compiled filters. Building one compiles every automaton and regex (a few
+/// milliseconds); checks then take no locks and allocate little.
+pub struct Pipeline {
+    classifier: classifier::Classifier,
+    injection: injection::Injection,
+}
+
+impl Default for Pipeline {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Pipeline {
+    pub fn new() -> Self {
+        Self { classifier: classifier::Classifier::new(), injection: injection::Injection::new() }
+    }
+
+    /// A process-wide pipeline, built on first use.
+    pub fn shared() -> &'static Pipeline {
+        static SHARED: OnceLock<Pipeline> = OnceLock::new();
+        SHARED.get_or_init(Pipeline::new)
+    }
+
+    /// Screens a prompt on its way to the model.
+    pub fn check_input(&self, text: &str, policy: &Policy) -> Verdict {
+        self.check(text, Direction::Input, policy)
+    }
+
+    /// Screens an answer on its way to the reader.
+    pub fn check_output(&self, text: &str, policy: &Policy) -> Verdict {
+        self.check(text, Direction::Output, policy)
+    }
+
+    pub fn check(&self, text: &str, direction: Direction, policy: &Policy) -> Verdict {
+        let mut screener = self.screener(direction, policy);
+        // `push` releases text we don't need here: the verdict carries the rewrite.
+        let _ = screener.push(text);
+        screener.finish().verdict
+    }
+
+    /// A stream screener for one text.
+    pub fn screener(&self, direction: Direction, policy: &Policy) -> Screener<'_> {
+        Screener::new(self, direction, policy)
+    }
+}

@@ -1,0 +1,200 @@
+//! Prompt injection: instruction overrides, role-play jailbreaks, system-prompt
+//! extraction, encoded payloads and exfiltration instructions. Patterns run on the
+//! normalised text (lower case, words separated by single spaces), so they are written
+//! without punctuation or case variants.
+
+use regex::{Regex, RegexSet};
+
+/// `(rule id, sub-category, pattern)`.
+const RULES: &[(&str, &str, &str)] = &[
+    (
+        "injection.override",
+        "override",
+        r"\b(?:ignore|disregard|forget|override|bypass|skip|neglect|dismiss|abandon|drop|ignoring|disregarding)(?: (?:all|any|every|the|your|my|of|these|those|that|this|its|above|prior|previous))* (?:previous|prior|above|earlier|preceding|foregoing|former|initial|original|system|developer|safety|existing|old|past|given|preset|default)(?: [a-z]+){0,2}? (?:instructions?|prompts?|rules|directions|directives|guidelines|guardrails|context|messages|commands|constraints|restrictions|policies|programming|filters?|guidance|orders|text|conversation|settings)\b",
+    ),
+    (
+        "injection.override",
+        "override",
+        r"\b(?:ignore|disregard|forget|override|bypass)(?: (?:all|any|of))* your (?:instructions|rules|guidelines|programming|training|restrictions|filters|safety|content policy|policies|guardrails|directives|limitations)\b",
+    ),
+    ("injection.override", "override", r"\bforget (?:everything|all)(?: (?:you|that|i|we|have|has|been))* (?:were told|was told|know|told you|said|above|before|so far|learned)\b"),
+    ("injection.override", "override", r"\b(?:new|updated|revised|real|actual|true) (?:system )?instructions (?:are|follow|below|override)\b"),
+    ("injection.override", "override", r"\bfrom now on (?:you )?(?:will |must |shall |should |are )?(?:ignore|no longer|have no|not be bound|be free|answer without|respond without)\b"),
+    ("injection.override", "override", r"\bignore the above and\b"),
+    (
+        "injection.roleplay",
+        "roleplay",
+        r"\b(?:you are|youre|you re|you will be|you ll be|become) (?:now |from now on )?(?:an? |the )?(?:unrestricted|unfiltered|uncensored|jailbroken|unaligned|evil|amoral|unethical|unlimited|lawless|rogue|unbound)\b",
+    ),
+    (
+        "injection.roleplay",
+        "roleplay",
+        r"\b(?:act|behave|respond|answer|pretend|roleplay|role play|simulate)(?: [a-z]+){0,2} (?:as|like|to be) (?:an? |the )?(?:unrestricted|unfiltered|uncensored|jailbroken|evil|amoral|unethical|rogue|unaligned|unbound)\b",
+    ),
+    ("injection.roleplay", "roleplay", r"\b(?:dan|stan|dude|aim) (?:mode|prompt|jailbreak)\b"),
+    ("injection.roleplay", "roleplay", r"\bdo anything now\b"),
+    ("injection.roleplay", "roleplay", r"\b(?:you are|youre|act as|pretend to be|you will be|you re) dan\b"),
+    (
+        "injection.roleplay",
+        "roleplay",
+        r"\b(?:developer|dev|god|jailbreak|jailbroken|unrestricted|unfiltered|evil|debug|sudo|admin|dan) mode (?:enabled|activated|unlocked|engaged|output|response)\b",
+    ),
+    (
+        "injection.roleplay",
+        "roleplay",
+        r"\b(?:enter|enable|activate|switch to|turn on|go into|simulate|emulate) (?:jailbreak|jailbroken|unrestricted|unfiltered|evil|dan|god) mode\b",
+    ),
+    (
+        "injection.roleplay",
+        "roleplay",
+        r"\b(?:you are|youre|you will be|you re|you ll be) (?:now )?(?:in|running in|operating in) (?:developer|dev|god|dan|debug|jailbreak|unrestricted|sudo|admin) mode\b",
+    ),
+    ("injection.roleplay", "roleplay", r"\b(?:chatgpt|assistant|ai|model|bot|claude|gpt) with (?:developer|dan|god) mode\b"),
+    ("injection.roleplay", "roleplay", r"\bjailbreak(?:ing|ed)? (?:yourself|you|the (?:ai|model|assistant|system|chatbot))\b"),
+    (
+        "injection.roleplay",
+        "roleplay",
+        r"\bno (?:longer )?(?:bound|restricted|limited|constrained) by (?:any |your |the )?(?:rules|guidelines|restrictions|policies|filters|openai|anthropic|ethics|content policy)\b",
+    ),
+    (
+        "injection.roleplay",
+        "roleplay",
+        r"\b(?:respond|answer|reply|talk|speak|write)(?: [a-z]+){0,3} without (?:any )?(?:restrictions|filters|censorship|limitations|guidelines|moral|ethical|safety)\b",
+    ),
+    ("injection.roleplay", "roleplay", r"\bwithout (?:any )?(?:moral|ethical) (?:restrictions|guidelines|limits|constraints)\b"),
+    (
+        "injection.roleplay",
+        "roleplay",
+        r"\b(?:disable|turn off|remove|deactivate|bypass|ignore) (?:your |the |all |any )?(?:safety|content) (?:filters?|guidelines|restrictions|settings|protocols|mode|policy|policies)\b",
+    ),
+    (
+        "injection.extraction",
+        "extraction",
+        r"\b(?:reveal|show|print|repeat|display|output|tell me|give me|what is|what are|whats|what were|leak|dump|recite|copy|paste|write out|list|share|spell out|translate)(?: [a-z]+){0,3} (?:your|the) (?:system prompt|system message|initial prompt|hidden prompt|original prompt|secret prompt|initial instructions|hidden instructions|original instructions|secret instructions|system instructions|developer instructions|developer message|pre prompt|preprompt|instructions above|prompt above|text above)\b",
+    ),
+    ("injection.extraction", "extraction", r"\brepeat (?:the )?(?:words|text|everything|all)(?: [a-z]+)? (?:above|before this)\b"),
+    ("injection.extraction", "extraction", r"\b(?:what|which) (?:instructions|rules) (?:were you|have you been|are you) (?:given|told|programmed)\b"),
+    (
+        "injection.encoding",
+        "encoding",
+        r"\b(?:decode|decipher|translate|convert|interpret|unscramble)(?: [a-z0-9]+){0,4} (?:base ?64|rot ?13|hex|binary|morse|caesar)(?: [a-z0-9]+){0,6} (?:and|then) (?:follow|execute|do|obey|run|perform|act on|carry out|comply)\b",
+    ),
+    (
+        "injection.encoding",
+        "encoding",
+        r"\b(?:follow|execute|obey|run|carry out)(?: [a-z]+){0,3} (?:base ?64|rot ?13|encoded|hidden|decoded) (?:instructions|commands|message|payload)\b",
+    ),
+    (
+        "injection.exfiltration",
+        "exfiltration",
+        r"\b(?:send|post|upload|forward|transmit|leak|exfiltrate|email|submit|append|attach|encode|include|embed|put)(?: [a-z]+){0,5} (?:conversation|chat history|chat log|system prompt|previous messages|user data|users data|api keys?|credentials|passwords?|personal (?:information|data|details)|private data|secrets|session|cookies?|tokens?|this data|the data|all data|the messages|these messages)(?: [a-z0-9]+){0,4} (?:to|into|in|at|via) (?:https?|www|the url|this url|my url|a url|my server|this server|the server|the link|this link|an? (?:markdown )?image|the image|a webhook|this webhook|my email|the following url)\b",
+    ),
+];
+
+/// A matched injection rule in a window of normalised text.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct InjectionHit {
+    pub rule: &'static str,
+    pub sub: &'static str,
+    pub start: usize,
+    pub end: usize,
+}
+
+pub(crate) struct Injection {
+    set: RegexSet,
+    each: Vec<Regex>,
+}
+
+impl Injection {
+    pub(crate) fn new() -> Self {
+        let set = RegexSet::new(RULES.iter().map(|r| r.2)).expect("injection rules");
+        let each = RULES.iter().map(|r| Regex::new(r.2).expect("injection rule")).collect();
+        Self { set, each }
+    }
+
+    /// Rules matching in `window` that end at or after `new_from`.
+    pub(crate) fn scan(&self, window: &str, new_from: usize, out: &mut Vec<InjectionHit>) {
+        for i in self.set.matches(window).iter() {
+            for m in self.each[i].find_iter(window) {
+                if m.end() > new_from {
+                    out.push(InjectionHit { rule: RULES[i].0, sub: RULES[i].1, start: m.start(), end: m.end() });
+                }
+            }
+        }
+        if window.contains("rot13") || window.contains("rot 13") {
+            let rotated: String = window.chars().map(rot13).collect();
+            for i in self.set.matches(&rotated).iter() {
+                if let Some(m) = self.each[i].find_iter(&rotated).find(|m| m.end() > new_from) {
+                    out.push(InjectionHit { rule: "injection.encoding", sub: "encoding", start: m.start(), end: m.end() });
+                }
+            }
+        }
+    }
+
+    /// Whether decoded text (a base64 payload) carries an instruction.
+    pub(crate) fn matches_decoded(&self, normalised: &str) -> bool {
+        self.set.is_match(normalised)
+    }
+}
+
+fn rot13(c: char) -> char {
+    match c {
+        'a'..='m' => ((c as u8) + 13) as char,
+        'n'..='z' => ((c as u8) - 13) as char,
+        _ => c,
+    }
+}
+
+/// Base64 tokens of 16+ characters in `text` that decode to mostly printable text:
+/// `(start, end, decoded)`.
+pub(crate) fn base64_payloads(text: &str) -> Vec<(usize, usize, String)> {
+    let b = text.as_bytes();
+    let is_b64 = |c: u8| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'/' | b'=' | b'-' | b'_');
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        if !is_b64(b[i]) {
+            i += 1;
+            continue;
+        }
+        let s = i;
+        while i < b.len() && is_b64(b[i]) {
+            i += 1;
+        }
+        let tok = &text[s..i];
+        if tok.len() >= 16 && tok.len() <= 64 * 1024 {
+            if let Some(decoded) = decode_base64(tok) {
+                let printable = decoded.chars().filter(|c| !c.is_control() || c.is_whitespace()).count();
+                if printable * 10 >= decoded.chars().count() * 9 && decoded.contains(' ') {
+                    out.push((s, i, decoded));
+                }
+            }
+        }
+    }
+    out
+}
+
+fn decode_base64(tok: &str) -> Option<String> {
+    let mut bits: u32 = 0;
+    let mut nbits = 0;
+    let mut out = Vec::with_capacity(tok.len() * 3 / 4);
+    for c in tok.bytes() {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' | b'-' => 62,
+            b'/' | b'_' => 63,
+            b'=' => break,
+            _ => return None,
+        };
+        bits = (bits << 6) | v as u32;
+        nbits += 6;
+        if nbits >= 8 {
+            nbits -= 8;
+            out.push((bits >> nbits) as u8);
+            bits &= (1 << nbits) - 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}

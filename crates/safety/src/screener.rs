@@ -1,0 +1,552 @@
+//! Screening as a left-to-right pass over units (see `segment`): the whole-text check and
+//! the stream screener are the same code, fed in one piece or in chunks.
+
+use std::borrow::Cow;
+use std::collections::HashSet;
+
+use crate::active;
+use crate::classifier::{Classifier, Hit};
+use crate::injection::{base64_payloads, InjectionHit};
+use crate::lexicon::Topic;
+use crate::normalize::normalize;
+use crate::pii::{self, PiiKind, PiiMatch};
+use crate::policy::{Direction, Level, Policy};
+use crate::segment::Segmenter;
+use crate::verdict::{Action, Category, CategoryScores, Span, Verdict};
+use crate::Pipeline;
+
+/// Self-harm is escalated from this score at every level.
+pub const SELF_HARM_THRESHOLD: u32 = 3;
+/// Normalised text carried from one unit into the next, so phrases and injection
+/// patterns that straddle a cut are still seen.
+const NORM_CARRY: usize = 96;
+/// Original text carried for context words ("Phone:", "DOB") before a unit.
+const ORIG_CARRY: usize = 64;
+/// Recorded spans per lexicon phrase and in total (counts and scores are not capped).
+const SPANS_PER_PHRASE: u32 = 16;
+const MAX_SPANS: usize = 4096;
+
+/// Screens a text that arrives in pieces (a streamed model answer). `push` returns the
+/// text that is final and safe to release; `finish` returns the rest and the verdict,
+/// which is exactly what [`Pipeline::check_output`] (or `check_input`) says of the whole
+/// text, and the released pieces put together are exactly its rewritten text.
+///
+/// Text is held back until a cut point (see the `segment` module): normally at most 64
+/// bytes plus the word being written; longer only inside an HTML tag or dangerous element,
+/// a Markdown link, or a run of numbers, which must be judged whole. Once the verdict is
+/// certain to block (a blocking category's score only grows), nothing more is released.
+pub struct Screener<'p> {
+    pipeline: &'p Pipeline,
+    policy: Policy,
+    direction: Direction,
+    segmenter: Segmenter,
+    cuts: Vec<usize>,
+    pending: String,
+    pending_base: usize,
+    utf8_carry: Vec<u8>,
+    carry: Carry,
+    acc: Accumulator,
+    halted: bool,
+}
+
+/// What the end of the stream yields.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StreamEnd {
+    /// The last releasable text (empty when the verdict withholds the text).
+    pub tail: String,
+    pub verdict: Verdict,
+}
+
+#[derive(Default)]
+struct Carry {
+    norm: String,
+    norm_starts: Vec<usize>,
+    norm_ends: Vec<usize>,
+    orig: String,
+}
+
+impl<'p> Screener<'p> {
+    pub(crate) fn new(pipeline: &'p Pipeline, direction: Direction, policy: &Policy) -> Self {
+        Self {
+            pipeline,
+            policy: policy.clone(),
+            direction,
+            segmenter: Segmenter::default(),
+            cuts: Vec::new(),
+            pending: String::new(),
+            pending_base: 0,
+            utf8_carry: Vec::new(),
+            carry: Carry::default(),
+            acc: Accumulator::default(),
+            halted: false,
+        }
+    }
+
+    /// Adds a chunk; returns the text that can be released now (possibly empty).
+    pub fn push(&mut self, chunk: &str) -> String {
+        if chunk.is_empty() {
+            return String::new();
+        }
+        let base = self.pending_base + self.pending.len();
+        self.pending.push_str(chunk);
+        let mut cuts = std::mem::take(&mut self.cuts);
+        cuts.clear();
+        self.segmenter.scan(chunk, base, &mut cuts);
+        let mut released = String::new();
+        let mut consumed = 0;
+        for &cut in &cuts {
+            let rel = cut - self.pending_base;
+            let unit = std::mem::take(&mut self.pending);
+            let out = self.unit(&unit[consumed..rel], self.pending_base + consumed, false);
+            self.pending = unit;
+            if !self.halted {
+                released.push_str(&out);
+            }
+            consumed = rel;
+        }
+        self.cuts = cuts;
+        if consumed > 0 {
+            self.pending.drain(..consumed);
+            self.pending_base += consumed;
+        }
+        released
+    }
+
+    /// Adds raw bytes, decoding UTF-8 across chunk boundaries; invalid sequences become
+    /// U+FFFD exactly as [`String::from_utf8_lossy`] would on the whole input.
+    pub fn push_bytes(&mut self, chunk: &[u8]) -> String {
+        let mut buf = std::mem::take(&mut self.utf8_carry);
+        buf.extend_from_slice(chunk);
+        let mut text = String::new();
+        let mut rest: &[u8] = &buf;
+        loop {
+            match std::str::from_utf8(rest) {
+                Ok(s) => {
+                    text.push_str(s);
+                    rest = &[];
+                    break;
+                }
+                Err(e) => {
+                    let (good, bad) = rest.split_at(e.valid_up_to());
+                    text.push_str(std::str::from_utf8(good).unwrap_or_default());
+                    match e.error_len() {
+                        Some(n) => {
+                            text.push('\u{FFFD}');
+                            rest = &bad[n..];
+                        }
+                        None => {
+                            rest = bad;
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        self.utf8_carry = rest.to_vec();
+        self.push(&text)
+    }
+
+    /// Ends the stream: screens what is still held back and returns it with the verdict.
+    pub fn finish(mut self) -> StreamEnd {
+        if !self.utf8_carry.is_empty() {
+            let rest = String::from_utf8_lossy(&std::mem::take(&mut self.utf8_carry)).into_owned();
+            // Only happens with a truncated sequence: lossy turns it into U+FFFD.
+            let released = self.push(&rest);
+            debug_assert!(released.is_empty() || !self.halted);
+            self.acc.early.push_str(&released);
+        }
+        let unit = std::mem::take(&mut self.pending);
+        let mut tail = std::mem::take(&mut self.acc.early);
+        if !unit.is_empty() || self.acc.units == 0 {
+            let out = self.unit(&unit, self.pending_base, true);
+            if !self.halted {
+                tail.push_str(&out);
+            }
+        }
+        let verdict = self.acc.verdict(&self.policy, self.direction);
+        if !verdict.passed {
+            tail.clear();
+        }
+        StreamEnd { tail, verdict }
+    }
+
+    /// Screens one unit at absolute offset `at`; returns its rewritten text.
+    fn unit(&mut self, unit: &str, at: usize, last: bool) -> String {
+        self.acc.units += 1;
+        let output = self.direction == Direction::Output;
+        let classifier = &self.pipeline.classifier;
+
+        // Keywords and injection on the normalised text, with the carried tail.
+        let norm = normalize(unit);
+        let mut window = String::with_capacity(self.carry.norm.len() + norm.text.len() + 2);
+        window.push(' ');
+        window.push_str(&self.carry.norm);
+        let new_from = window.len();
+        window.push_str(&norm.text);
+        if last && !window.ends_with(' ') {
+            window.push(' ');
+        }
+        let carried = self.carry.norm.len();
+        let start_of = |w: usize| -> usize {
+            if w < new_from {
+                self.carry.norm_starts.get(w - 1).copied().unwrap_or(at)
+            } else {
+                norm.starts.get(w - new_from).map(|&s| at + s as usize).unwrap_or(at + unit.len())
+            }
+        };
+        let end_of = |w_last: usize| -> usize {
+            if w_last < new_from {
+                self.carry.norm_ends.get(w_last - 1).copied().unwrap_or(at)
+            } else {
+                norm.ends.get(w_last - new_from).map(|&e| at + e as usize).unwrap_or(at + unit.len())
+            }
+        };
+        let mut hits: Vec<Hit> = Vec::new();
+        classifier.scan(&window, new_from, &mut hits);
+        for h in &hits {
+            let topic = Classifier::topic(h.phrase);
+            if topic != Topic::Benign {
+                let span = (start_of(h.start), end_of(h.end - 1));
+                self.acc.add_phrase(h.phrase, topic, span);
+            }
+        }
+        if !output {
+            let mut inj: Vec<InjectionHit> = Vec::new();
+            self.pipeline.injection.scan(&window, new_from, &mut inj);
+            for h in inj {
+                let span = (start_of(h.start.max(1)), end_of(h.end - 1));
+                self.acc.add_injection(h.rule, h.sub, span);
+            }
+            for (s, e, decoded) in base64_payloads(unit) {
+                let d = normalize(&decoded);
+                let framed = format!(" {} ", d.text.trim_end());
+                if self.pipeline.injection.matches_decoded(&framed) {
+                    self.acc.add_injection("injection.encoding", "encoding", (at + s, at + e));
+                }
+            }
+        }
+
+        // Carry the last words of normalised text into the next unit.
+        let wlen = window.len();
+        let mut from = wlen.saturating_sub(NORM_CARRY).max(1);
+        while from < wlen && (!window.is_char_boundary(from) || window.as_bytes()[from - 1] != b' ') {
+            from += 1;
+        }
+        let mut next = Carry::default();
+        next.norm.push_str(&window[from..]);
+        for w in from..wlen {
+            next.norm_starts.push(start_of(w));
+            next.norm_ends.push(end_of(w));
+        }
+        let _ = carried;
+
+        // Personal data on the original text.
+        let mut found: Vec<PiiMatch> = Vec::new();
+        pii::find(&self.carry.orig, unit, &self.policy, &mut found);
+        let o = unit.len().min(ORIG_CARRY);
+        let mut k = unit.len() - o;
+        while !unit.is_char_boundary(k) {
+            k += 1;
+        }
+        if unit.len() - k < ORIG_CARRY {
+            let keep = ORIG_CARRY - (unit.len() - k);
+            let prev = &self.carry.orig;
+            let mut p = prev.len().saturating_sub(keep);
+            while !prev.is_char_boundary(p) {
+                p += 1;
+            }
+            next.orig.push_str(&prev[p..]);
+        }
+        next.orig.push_str(&unit[k..]);
+        self.carry = next;
+
+        let action = if output { Action::Redacted } else { Action::Allowed };
+        for m in &found {
+            self.acc.add_pii(m.kind, (at + m.start, at + m.end), action);
+        }
+        if !output {
+            self.acc.check_halt(&self.policy, self.direction, &mut self.halted);
+            return unit.to_string();
+        }
+
+        // Redact, then sanitise the redacted text, mapping spans back to the original.
+        let mut redacted = String::with_capacity(unit.len());
+        let mut shifts: Vec<(usize, usize, usize, usize)> = Vec::new(); // (orig s, orig e, red s, red e)
+        let mut last_end = 0;
+        for m in &found {
+            redacted.push_str(&unit[last_end..m.start]);
+            let rs = redacted.len();
+            redacted.push_str(m.kind.placeholder());
+            shifts.push((m.start, m.end, rs, redacted.len()));
+            last_end = m.end;
+        }
+        redacted.push_str(&unit[last_end..]);
+        let to_orig = |x: usize, is_end: bool| -> usize {
+            let mut delta: isize = 0;
+            for &(os, oe, rs, re) in &shifts {
+                if x < rs {
+                    break;
+                }
+                if x < re || (is_end && x == re) {
+                    return if is_end { oe } else { os };
+                }
+                delta = oe as isize - re as isize;
+            }
+            (x as isize + delta) as usize
+        };
+        let edits = active::scan(&redacted);
+        let mut final_text = String::with_capacity(redacted.len());
+        let mut last_end = 0;
+        for e in &edits {
+            final_text.push_str(&redacted[last_end..e.start]);
+            final_text.push_str(&e.replacement);
+            last_end = e.end;
+            self.acc.add_xss(e.rule, e.sub, (at + to_orig(e.start, false), at + to_orig(e.end, true)));
+        }
+        final_text.push_str(&redacted[last_end..]);
+        self.acc.check_halt(&self.policy, self.direction, &mut self.halted);
+        self.acc.rewritten.push_str(&final_text);
+        final_text
+    }
+}
+
+/// Everything found so far.
+#[derive(Default)]
+struct Accumulator {
+    units: usize,
+    spans: Vec<Span>,
+    phrases: HashSet<u16>,
+    phrase_spans: std::collections::HashMap<u16, u32>,
+    scores: [u32; 8],
+    matched: [Vec<&'static str>; 8],
+    injection: Option<(&'static str, &'static str)>,
+    injections: usize,
+    xss: Option<&'static str>,
+    xss_count: usize,
+    pii: Vec<PiiKind>,
+    rewritten: String,
+    early: String,
+}
+
+impl Accumulator {
+    fn push_span(&mut self, span: Span) {
+        if self.spans.len() < MAX_SPANS {
+            self.spans.push(span);
+        }
+    }
+
+    fn add_phrase(&mut self, phrase: u16, topic: Topic, (start, end): (usize, usize)) {
+        let t = topic.index();
+        if self.phrases.insert(phrase) {
+            self.scores[t] += Classifier::weight(phrase);
+            if self.matched[t].len() < 5 {
+                self.matched[t].push(Classifier::text(phrase));
+            }
+        }
+        let n = self.phrase_spans.entry(phrase).or_insert(0);
+        *n += 1;
+        if *n <= SPANS_PER_PHRASE {
+            let action = if topic == Topic::SelfHarm { Action::Escalated } else { Action::Blocked };
+            self.push_span(Span {
+                start,
+                end,
+                rule: Cow::Borrowed(topic.rule()),
+                category: Category::Inappropriate,
+                subcategory: Cow::Borrowed(topic.as_str()),
+                action,
+            });
+        }
+    }
+
+    fn add_injection(&mut self, rule: &'static str, sub: &'static str, (start, end): (usize, usize)) {
+        self.injections += 1;
+        self.injection.get_or_insert((rule, sub));
+        self.push_span(Span {
+            start,
+            end,
+            rule: Cow::Borrowed(rule),
+            category: Category::Injection,
+            subcategory: Cow::Borrowed(sub),
+            action: Action::Blocked,
+        });
+    }
+
+    fn add_pii(&mut self, kind: PiiKind, (start, end): (usize, usize), action: Action) {
+        if !self.pii.contains(&kind) {
+            self.pii.push(kind);
+        }
+        self.push_span(Span {
+            start,
+            end,
+            rule: Cow::Borrowed(kind.rule()),
+            category: Category::Pii,
+            subcategory: Cow::Borrowed(kind.as_str()),
+            action,
+        });
+    }
+
+    fn add_xss(&mut self, rule: &'static str, sub: &'static str, (start, end): (usize, usize)) {
+        self.xss_count += 1;
+        self.xss.get_or_insert(sub);
+        self.push_span(Span {
+            start,
+            end,
+            rule: Cow::Borrowed(rule),
+            category: Category::Xss,
+            subcategory: Cow::Borrowed(sub),
+            action: Action::Sanitized,
+        });
+    }
+
+    /// Topics at or over the level's threshold, most over first.
+    fn blocking_topics(&self, level: Level) -> Vec<Topic> {
+        let threshold = level.threshold();
+        let mut over: Vec<Topic> = Topic::SCORED
+            .iter()
+            .copied()
+            .filter(|&t| t != Topic::SelfHarm && self.scores[t.index()] >= threshold)
+            .collect();
+        over.sort_by_key(|t| std::cmp::Reverse(self.scores[t.index()]));
+        over
+    }
+
+    fn action(&self, policy: &Policy, direction: Direction) -> Action {
+        let level = policy.effective_level(direction);
+        if self.scores[Topic::SelfHarm.index()] >= SELF_HARM_THRESHOLD {
+            Action::Escalated
+        } else if self.injection.is_some() || !self.blocking_topics(level).is_empty() {
+            Action::Blocked
+        } else if direction == Direction::Output && !self.pii.is_empty() {
+            Action::Redacted
+        } else if direction == Direction::Output && self.xss.is_some() {
+            Action::Sanitized
+        } else {
+            Action::Allowed
+        }
+    }
+
+    fn check_halt(&self, policy: &Policy, direction: Direction, halted: &mut bool) {
+        if !self.action(policy, direction).passes() {
+            *halted = true;
+        }
+    }
+
+    fn scores(&self, level: Level) -> CategoryScores {
+        let s = |t: Topic| {
+            let raw = self.scores[t.index()] as f32;
+            let scale = if t == Topic::SelfHarm { SELF_HARM_THRESHOLD as f32 * 2.0 } else { level.threshold() as f32 * 2.0 };
+            (raw / scale).min(1.0)
+        };
+        let violence = s(Topic::Violence).max(s(Topic::Weapons));
+        CategoryScores {
+            harassment: s(Topic::Bullying),
+            harassment_threatening: s(Topic::Bullying).min(s(Topic::Violence)),
+            hate: s(Topic::Hate),
+            hate_threatening: s(Topic::Hate).min(s(Topic::Violence)),
+            illicit: s(Topic::DrugsAlcohol).max(s(Topic::Weapons)),
+            illicit_violent: s(Topic::Weapons),
+            self_harm: s(Topic::SelfHarm),
+            self_harm_intent: s(Topic::SelfHarm),
+            self_harm_instructions: 0.0,
+            sexual: s(Topic::Explicit),
+            sexual_minors: 0.0,
+            violence,
+            violence_graphic: s(Topic::Violence),
+        }
+    }
+
+    fn verdict(&mut self, policy: &Policy, direction: Direction) -> Verdict {
+        let level = policy.effective_level(direction);
+        let action = self.action(policy, direction);
+        let threshold = level.threshold();
+        let quoted = |t: Topic| {
+            self.matched[t.index()].iter().map(|p| format!("\"{p}\"")).collect::<Vec<_>>().join(", ")
+        };
+        let (category, sub, confidence, detail): (Option<Category>, Option<String>, f32, String) = match action {
+            Action::Escalated => {
+                let score = self.scores[Topic::SelfHarm.index()];
+                (
+                    Some(Category::Inappropriate),
+                    Some("self_harm".into()),
+                    (0.6 + 0.05 * score as f32).min(0.99),
+                    format!(
+                        "self_harm score {score} >= {SELF_HARM_THRESHOLD} (escalated at every level); matched {}",
+                        quoted(Topic::SelfHarm)
+                    ),
+                )
+            }
+            Action::Blocked => match self.injection {
+                Some((rule, sub)) => (
+                    Some(Category::Injection),
+                    Some(sub.into()),
+                    0.9,
+                    format!("prompt injection ({rule}), {} match(es)", self.injections),
+                ),
+                None => {
+                    let topic = self.blocking_topics(level)[0];
+                    let score = self.scores[topic.index()];
+                    let over = (score - threshold) as f32 / threshold as f32;
+                    (
+                        Some(Category::Inappropriate),
+                        Some(topic.as_str().into()),
+                        (0.6 + 0.4 * over).min(0.99),
+                        format!(
+                            "{} score {score} >= {threshold} ({}); matched {}",
+                            topic.as_str(),
+                            level.as_str(),
+                            quoted(topic)
+                        ),
+                    )
+                }
+            },
+            Action::Redacted => (
+                Some(Category::Pii),
+                Some(self.pii[0].as_str().into()),
+                0.95,
+                format!(
+                    "redacted personal data: {}",
+                    self.pii.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", ")
+                ),
+            ),
+            Action::Sanitized => (
+                Some(Category::Xss),
+                self.xss.map(Into::into),
+                0.95,
+                format!("removed active content ({} item(s))", self.xss_count),
+            ),
+            Action::Allowed => {
+                let ratio = Topic::SCORED
+                    .iter()
+                    .map(|&t| {
+                        let thr = if t == Topic::SelfHarm { SELF_HARM_THRESHOLD } else { threshold };
+                        self.scores[t.index()] as f32 / thr as f32
+                    })
+                    .fold(0.0f32, f32::max);
+                let mut detail = "no findings".to_string();
+                if !self.pii.is_empty() {
+                    detail = format!(
+                        "personal data recorded, not blocked (input): {}",
+                        self.pii.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", ")
+                    );
+                } else if ratio > 0.0 {
+                    detail = format!("below the {} threshold", level.as_str());
+                }
+                (None, None, (1.0 - 0.5 * ratio).clamp(0.5, 1.0), detail)
+            }
+        };
+        let mut spans = std::mem::take(&mut self.spans);
+        spans.sort_by(|a, b| a.start.cmp(&b.start).then(a.end.cmp(&b.end)).then(a.rule.cmp(&b.rule)));
+        let text = matches!(action, Action::Sanitized | Action::Redacted).then(|| std::mem::take(&mut self.rewritten));
+        Verdict {
+            passed: action.passes(),
+            action,
+            category,
+            subcategory: sub,
+            confidence,
+            detail,
+            category_scores: self.scores(level),
+            spans,
+            text,
+        }
+    }
+}
