@@ -11,6 +11,7 @@ pub mod db;
 pub mod embedded;
 pub mod http;
 pub mod identity;
+pub mod jobs;
 pub mod operators;
 pub mod routes;
 pub mod seed;

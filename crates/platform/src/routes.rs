@@ -122,6 +122,8 @@ pub fn register(api: &mut Api) {
             .response::<Page<tenancy::TenantSummary>>(ok),
         tenancy::operator_list,
     );
+
+    crate::jobs::routes::register(api);
 }
 
 #[derive(Debug, Serialize, JsonSchema)]

@@ -12,6 +12,11 @@ const SYSTEM_TABLES: &[&str] = &[
     "operator_sessions",
     "operator_setup_tokens",
     "platform_audit_logs",
+    "jobs",
+    "job_counters",
+    "job_schedules",
+    "job_schedule_ticks",
+    "job_probes",
 ];
 
 #[tokio::test]

@@ -1,0 +1,59 @@
+//! Every job kind and every schedule, in one visible place. A later feature adds its
+//! job with one `register` line and its schedule with one entry.
+
+use super::kinds::{CleanupExpired, Probe};
+use super::{Registry, Schedule};
+
+/// The kinds every worker runs.
+pub fn registry() -> Registry {
+    let mut r = Registry::new();
+    r.register::<Probe>().register::<CleanupExpired>();
+    r
+}
+
+/// The schedules every worker fires (each tick once across all workers).
+pub fn schedules() -> Vec<Schedule> {
+    vec![
+        // Expired sessions and setup tokens, hourly; a missed hour runs once on start-up.
+        Schedule::new("cleanup-expired", "0 * * * *", |_| CleanupExpired {}).with_catch_up(),
+        // The fleet's dead-man's switch: a probe every minute (see `kinds::Probe`).
+        Schedule::new("fleet-probe", "* * * * *", |tick| Probe {
+            key: format!("fleet-probe:{}", tick.to_rfc3339()),
+            ..Probe::new("")
+        }),
+    ]
+}
+
+/// A schedule by name.
+pub fn schedule(name: &str) -> Option<Schedule> {
+    schedules().into_iter().find(|s| s.name == name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_schedule_builds_a_job_of_a_registered_kind() {
+        let registry = registry();
+        let schedules = schedules();
+        let mut names: Vec<_> = schedules.iter().map(|s| s.name).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(
+            names.len(),
+            schedules.len(),
+            "schedule names must be unique"
+        );
+        for s in &schedules {
+            let job = s.job_for(chrono::Utc::now()).expect("payload serialises");
+            assert!(
+                registry.contains(job.kind),
+                "{}: unknown kind {}",
+                s.name,
+                job.kind
+            );
+            assert!(s.next_after(chrono::Utc::now()).is_some());
+        }
+    }
+}
