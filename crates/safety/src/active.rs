@@ -20,12 +20,30 @@ pub(crate) struct Edit {
 
 /// Elements that are dangerous with everything inside them.
 const CONTAINERS: &[&str] = &[
-    "script", "style", "iframe", "xmp", "noembed", "noframes", "noscript", "textarea", "plaintext",
-    "svg", "math", "form", "object", "applet", "frameset", "select", "button", "template",
+    "script",
+    "style",
+    "iframe",
+    "xmp",
+    "noembed",
+    "noframes",
+    "noscript",
+    "textarea",
+    "plaintext",
+    "svg",
+    "math",
+    "form",
+    "object",
+    "applet",
+    "frameset",
+    "select",
+    "button",
+    "template",
 ];
 
 /// Elements that are dangerous on their own and have no content.
-const VOIDS: &[&str] = &["embed", "input", "link", "meta", "base", "frame", "keygen", "isindex", "param", "portal"];
+const VOIDS: &[&str] = &[
+    "embed", "input", "link", "meta", "base", "frame", "keygen", "isindex", "param", "portal",
+];
 
 /// Elements whose container status only applies when they are not self-closed (`<svg/>`).
 const FOREIGN: &[&str] = &["svg", "math"];
@@ -34,9 +52,13 @@ fn rule_for(name: &str) -> (&'static str, &'static str) {
     match name {
         "script" | "noscript" => ("xss.script", "script"),
         "style" => ("xss.css", "css"),
-        "iframe" | "frame" | "frameset" | "object" | "applet" | "embed" | "portal" | "param" => ("xss.frame", "frame"),
+        "iframe" | "frame" | "frameset" | "object" | "applet" | "embed" | "portal" | "param" => {
+            ("xss.frame", "frame")
+        }
         "svg" | "math" => ("xss.svg", "svg"),
-        "form" | "input" | "button" | "select" | "textarea" | "keygen" | "isindex" => ("xss.form", "form"),
+        "form" | "input" | "button" | "select" | "textarea" | "keygen" | "isindex" => {
+            ("xss.form", "form")
+        }
         "meta" | "link" | "base" => ("xss.meta", "meta"),
         _ => ("xss.raw_text", "raw_text"),
     }
@@ -50,13 +72,24 @@ fn sanitize(fragment: &str) -> String {
 
 /// Finds active content in `text` and returns the rewrites, sorted and disjoint.
 pub(crate) fn scan(text: &str) -> Vec<Edit> {
-    let mut edits = Vec::new();
-    if text.contains('<') {
-        scan_html(text, &mut edits);
-    }
+    let mut md = Vec::new();
     if text.contains("](") {
-        scan_markdown(text, &mut edits);
+        scan_markdown(text, &mut md);
     }
+    let mut html = Vec::new();
+    if text.contains('<') {
+        scan_html(text, &mut html);
+    }
+    // A Markdown construct replaced whole wins over the HTML inside it; an HTML island
+    // that reaches outside a Markdown construct wins over it.
+    md.retain(|m| {
+        !html
+            .iter()
+            .any(|h| h.start < m.end && m.start < h.end && (h.start < m.start || h.end > m.end))
+    });
+    html.retain(|h| !md.iter().any(|m| m.start <= h.start && h.end <= m.end));
+    let mut edits = md;
+    edits.extend(html);
     edits.sort_by_key(|e| e.start);
     edits
 }
@@ -66,7 +99,9 @@ fn scan_html(text: &str, edits: &mut Vec<Edit>) {
     let mut lexer = Lexer::default();
     let mut container: Option<(Name, u32, usize)> = None;
     for (pos, &b) in bytes.iter().enumerate() {
-        let Some(tag) = lexer.step(b, pos) else { continue };
+        let Some(tag) = lexer.step(b, pos) else {
+            continue;
+        };
         let name = tag.name.as_str();
         if let Some((open, depth, start)) = container.as_mut() {
             if tag.name == *open {
@@ -75,7 +110,13 @@ fn scan_html(text: &str, edits: &mut Vec<Edit>) {
                     if *depth == 0 {
                         let (rule, sub) = rule_for(open.as_str());
                         let island = &text[*start..tag.end];
-                        edits.push(Edit { start: *start, end: tag.end, replacement: sanitize(island), rule, sub });
+                        edits.push(Edit {
+                            start: *start,
+                            end: tag.end,
+                            replacement: sanitize(island),
+                            rule,
+                            sub,
+                        });
                         container = None;
                     }
                 } else if !(tag.self_closing && FOREIGN.contains(&name)) {
@@ -90,15 +131,33 @@ fn scan_html(text: &str, edits: &mut Vec<Edit>) {
         if CONTAINERS.contains(&name) {
             if tag.self_closing && FOREIGN.contains(&name) {
                 let (rule, sub) = rule_for(name);
-                edits.push(Edit { start: tag.start, end: tag.end, replacement: String::new(), rule, sub });
+                edits.push(Edit {
+                    start: tag.start,
+                    end: tag.end,
+                    replacement: String::new(),
+                    rule,
+                    sub,
+                });
             } else {
                 container = Some((tag.name, 1, tag.start));
             }
         } else if VOIDS.contains(&name) {
             let (rule, sub) = rule_for(name);
-            edits.push(Edit { start: tag.start, end: tag.end, replacement: String::new(), rule, sub });
+            edits.push(Edit {
+                start: tag.start,
+                end: tag.end,
+                replacement: String::new(),
+                rule,
+                sub,
+            });
         } else if let Some((rule, sub)) = dangerous_tag(&text[tag.start..tag.end], &tag) {
-            edits.push(Edit { start: tag.start, end: tag.end, replacement: sanitize_start_tag(text, &tag), rule, sub });
+            edits.push(Edit {
+                start: tag.start,
+                end: tag.end,
+                replacement: sanitize_start_tag(text, &tag),
+                rule,
+                sub,
+            });
         }
     }
     let len = text.len();
@@ -106,17 +165,43 @@ fn scan_html(text: &str, edits: &mut Vec<Edit>) {
         // Unclosed to the end: nothing after it can be trusted.
         let (rule, sub) = rule_for(open.as_str());
         let island = &text[start..];
-        let replacement = if island.len() <= 64 * 1024 { sanitize(island) } else { String::new() };
-        edits.push(Edit { start, end: len, replacement, rule, sub });
+        let replacement = if island.len() <= 64 * 1024 {
+            sanitize(island)
+        } else {
+            String::new()
+        };
+        edits.push(Edit {
+            start,
+            end: len,
+            replacement,
+            rule,
+            sub,
+        });
     } else if let Some(start) = lexer.open_since() {
         // A tag still open at the end: drop it if it is dangerous so far.
         let name = lexer.open_name();
         let partial = &text[start..];
-        let tag = Tag { start, end: len, name, is_end: false, self_closing: false };
+        let tag = Tag {
+            start,
+            end: len,
+            name,
+            is_end: false,
+            self_closing: false,
+        };
         let bad_name = CONTAINERS.contains(&name.as_str()) || VOIDS.contains(&name.as_str());
         if bad_name || dangerous_tag(partial, &tag).is_some() {
-            let (rule, sub) = if bad_name { rule_for(name.as_str()) } else { ("xss.unclosed_tag", "unclosed_tag") };
-            edits.push(Edit { start, end: len, replacement: String::new(), rule, sub });
+            let (rule, sub) = if bad_name {
+                rule_for(name.as_str())
+            } else {
+                ("xss.unclosed_tag", "unclosed_tag")
+            };
+            edits.push(Edit {
+                start,
+                end: len,
+                replacement: String::new(),
+                rule,
+                sub,
+            });
         }
     }
 }
@@ -152,16 +237,25 @@ fn dangerous_tag(tag_text: &str, tag: &Tag) -> Option<(&'static str, &'static st
             "srcdoc" => return Some(("xss.frame", "frame")),
             "style" => {
                 let css = strip_ws_lower(&decode_css_escapes(&value));
-                if ["url(", "expression(", "javascript:", "@import", "behavior:", "-moz-binding", "image-set("]
-                    .iter()
-                    .any(|p| css.contains(p))
+                if [
+                    "url(",
+                    "expression(",
+                    "javascript:",
+                    "@import",
+                    "behavior:",
+                    "-moz-binding",
+                    "image-set(",
+                ]
+                .iter()
+                .any(|p| css.contains(p))
                 {
                     return Some(("xss.css_url", "css_url"));
                 }
             }
-            "href" | "src" | "action" | "formaction" | "data" | "xlink:href" | "background" | "poster"
-            | "codebase" | "cite" | "dynsrc" | "lowsrc" | "srcset" | "ping" | "manifest" | "icon"
-            | "longdesc" | "usemap" | "archive" | "classid" | "values" | "from" | "to" | "by" => {
+            "href" | "src" | "action" | "formaction" | "data" | "xlink:href" | "background"
+            | "poster" | "codebase" | "cite" | "dynsrc" | "lowsrc" | "srcset" | "ping"
+            | "manifest" | "icon" | "longdesc" | "usemap" | "archive" | "classid" | "values"
+            | "from" | "to" | "by" => {
                 let url = strip_ws_lower(&value);
                 if is_script_url(&url) {
                     return Some(("xss.js_url", "js_url"));
@@ -177,14 +271,23 @@ fn dangerous_tag(tag_text: &str, tag: &Tag) -> Option<(&'static str, &'static st
 }
 
 fn is_script_url(url: &str) -> bool {
-    ["javascript:", "vbscript:", "livescript:", "mocha:"].iter().any(|s| url.starts_with(s))
-        || (url.starts_with("data:") && (url.contains("text/html") || url.contains("script") || url.contains("svg")))
+    ["javascript:", "vbscript:", "livescript:", "mocha:"]
+        .iter()
+        .any(|s| url.starts_with(s))
+        || (url.starts_with("data:")
+            && (url.contains("text/html") || url.contains("script") || url.contains("svg")))
 }
 
 fn is_data_image(url: &str) -> bool {
-    ["data:image/png", "data:image/gif", "data:image/jpeg", "data:image/jpg", "data:image/webp"]
-        .iter()
-        .any(|p| url.starts_with(p))
+    [
+        "data:image/png",
+        "data:image/gif",
+        "data:image/jpeg",
+        "data:image/jpg",
+        "data:image/webp",
+    ]
+    .iter()
+    .any(|p| url.starts_with(p))
 }
 
 /// Attribute names and raw values of a tag (`<name a=1 b="2" c>`).
@@ -270,9 +373,20 @@ pub(crate) fn decode_entities(s: &str) -> String {
 fn entity_at(s: &str) -> Option<(char, usize)> {
     let b = s.as_bytes();
     if b.len() > 2 && b[1] == b'#' {
-        let (hex, mut i) = if b.len() > 3 && (b[2] == b'x' || b[2] == b'X') { (true, 3) } else { (false, 2) };
+        let (hex, mut i) = if b.len() > 3 && (b[2] == b'x' || b[2] == b'X') {
+            (true, 3)
+        } else {
+            (false, 2)
+        };
         let ds = i;
-        while i < b.len() && i - ds < 8 && (if hex { b[i].is_ascii_hexdigit() } else { b[i].is_ascii_digit() }) {
+        while i < b.len()
+            && i - ds < 8
+            && (if hex {
+                b[i].is_ascii_hexdigit()
+            } else {
+                b[i].is_ascii_digit()
+            })
+        {
             i += 1;
         }
         if i == ds {
@@ -285,13 +399,29 @@ fn entity_at(s: &str) -> Option<(char, usize)> {
         return Some((char::from_u32(v).unwrap_or('\u{fffd}'), i));
     }
     const NAMED: &[(&str, char)] = &[
-        ("&colon;", ':'), ("&tab;", '\t'), ("&newline;", '\n'), ("&lpar;", '('), ("&rpar;", ')'),
-        ("&sol;", '/'), ("&amp;", '&'), ("&lt;", '<'), ("&gt;", '>'), ("&quot;", '"'), ("&apos;", '\''),
-        ("&period;", '.'), ("&comma;", ','), ("&semi;", ';'), ("&equals;", '='), ("&bsol;", '\\'),
+        ("&colon;", ':'),
+        ("&tab;", '\t'),
+        ("&newline;", '\n'),
+        ("&lpar;", '('),
+        ("&rpar;", ')'),
+        ("&sol;", '/'),
+        ("&amp;", '&'),
+        ("&lt;", '<'),
+        ("&gt;", '>'),
+        ("&quot;", '"'),
+        ("&apos;", '\''),
+        ("&period;", '.'),
+        ("&comma;", ','),
+        ("&semi;", ';'),
+        ("&equals;", '='),
+        ("&bsol;", '\\'),
         ("&nbsp;", ' '),
     ];
     let head: String = s.chars().take(10).collect::<String>().to_ascii_lowercase();
-    NAMED.iter().find(|(n, _)| head.starts_with(n)).map(|(n, c)| (*c, n.len()))
+    NAMED
+        .iter()
+        .find(|(n, _)| head.starts_with(n))
+        .map(|(n, c)| (*c, n.len()))
 }
 
 /// CSS escapes: `\75 rl(` is `url(`.
@@ -309,7 +439,10 @@ fn decode_css_escapes(s: &str) -> String {
                 j += 1;
             }
             if j > i + 1 {
-                if let Some(c) = u32::from_str_radix(&s[i + 1..j], 16).ok().and_then(char::from_u32) {
+                if let Some(c) = u32::from_str_radix(&s[i + 1..j], 16)
+                    .ok()
+                    .and_then(char::from_u32)
+                {
                     out.push(c);
                 }
                 if j < b.len() && b[j] == b' ' {
@@ -330,7 +463,10 @@ fn decode_css_escapes(s: &str) -> String {
 
 /// Lower-cases and removes whitespace and control characters, as URL parsers do.
 fn strip_ws_lower(s: &str) -> String {
-    s.chars().filter(|c| !c.is_whitespace() && !c.is_control()).flat_map(char::to_lowercase).collect()
+    s.chars()
+        .filter(|c| !c.is_whitespace() && !c.is_control())
+        .flat_map(char::to_lowercase)
+        .collect()
 }
 
 /// Markdown `[text](url)` and `![alt](url)` on one line.
@@ -382,17 +518,34 @@ fn scan_markdown(text: &str, edits: &mut Vec<Edit>) {
             continue;
         }
         let label = &text[open + 1..close];
-        let target = text[close + 2..end - 1].trim();
-        let url_part = target.trim_start_matches('<').split([' ', '>', '"']).next().unwrap_or("");
-        let url = strip_ws_lower(&decode_entities(url_part));
-        let (rule, sub) = if is_script_url(&url) || (url.starts_with("data:") && !is_data_image(&url)) {
-            ("xss.md_script_link", "md_script_link")
-        } else if image && is_exfil_image(&url) {
-            ("xss.md_image_exfil", "md_image_exfil")
+        // The label is kept; if it holds markup, only its sanitised form is.
+        let label = if label.contains('<') {
+            sanitize(label)
         } else {
-            continue;
+            label.to_string()
         };
-        edits.push(Edit { start, end, replacement: label.to_string(), rule, sub });
+        let target = text[close + 2..end - 1].trim();
+        let url_part = target
+            .trim_start_matches('<')
+            .split([' ', '>', '"'])
+            .next()
+            .unwrap_or("");
+        let url = strip_ws_lower(&decode_entities(url_part));
+        let (rule, sub) =
+            if is_script_url(&url) || (url.starts_with("data:") && !is_data_image(&url)) {
+                ("xss.md_script_link", "md_script_link")
+            } else if image && is_exfil_image(&url) {
+                ("xss.md_image_exfil", "md_image_exfil")
+            } else {
+                continue;
+            };
+        edits.push(Edit {
+            start,
+            end,
+            replacement: label,
+            rule,
+            sub,
+        });
         from = end;
     }
 }
@@ -432,12 +585,24 @@ mod tests {
     #[test]
     fn removes_payloads_and_keeps_the_rest() {
         assert_eq!(apply("Hi <script>alert(1)</script> there"), "Hi  there");
-        assert_eq!(apply("<img src=x onerror=alert(1)> ok"), "<img src=\"x\"> ok");
-        assert_eq!(apply("<a href=\"jav&#x61;script:alert(1)\">x</a>"), "<a rel=\"noopener noreferrer\">x</a>");
-        assert_eq!(apply("<a href=\"java\tscript:alert(1)\">x</a>"), "<a rel=\"noopener noreferrer\">x</a>");
+        assert_eq!(
+            apply("<img src=x onerror=alert(1)> ok"),
+            "<img src=\"x\"> ok"
+        );
+        assert_eq!(
+            apply("<a href=\"jav&#x61;script:alert(1)\">x</a>"),
+            "<a rel=\"noopener noreferrer\">x</a>"
+        );
+        assert_eq!(
+            apply("<a href=\"java\tscript:alert(1)\">x</a>"),
+            "<a rel=\"noopener noreferrer\">x</a>"
+        );
         assert_eq!(apply("![](https://x.example/?d=secret) done"), " done");
         assert_eq!(apply("[click](javascript:alert(1))"), "click");
-        assert_eq!(apply("<div style=\"background:url(https://x/?c=1)\">a</div>"), "<div>a</div>");
+        assert_eq!(
+            apply("<div style=\"background:url(https://x/?c=1)\">a</div>"),
+            "<div>a</div>"
+        );
         assert_eq!(apply("<svg <svg <svg "), "");
     }
 

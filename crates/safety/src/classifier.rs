@@ -45,7 +45,10 @@ impl Classifier {
             .match_kind(MatchKind::Standard)
             .build(&patterns)
             .expect("lexicon automaton");
-        Self { automaton, phrase_of }
+        Self {
+            automaton,
+            phrase_of,
+        }
     }
 
     /// Finds phrases in `window` (which must start and end with a space where a word
@@ -107,9 +110,15 @@ mod tests {
 
     #[test]
     fn matches_whole_words_only() {
-        assert_eq!(hits("a skill, a method, begun, a pharmacy"), Vec::<&str>::new());
+        assert_eq!(
+            hits("a skill, a method, begun, a pharmacy"),
+            Vec::<&str>::new()
+        );
         assert_eq!(hits("I will k1ll you"), ["i will kill you"]);
-        assert_eq!(hits("How can I kill a Python process?"), ["kill a python process"]);
+        assert_eq!(
+            hits("How can I kill a Python process?"),
+            ["kill a python process"]
+        );
         assert_eq!(hits("drugs kill"), ["kill"]);
     }
 }

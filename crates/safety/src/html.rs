@@ -4,8 +4,18 @@
 //! the stream segmenter uses the same state machine to never cut inside a tag.
 
 /// Elements whose content is raw text up to the matching end tag.
-pub(crate) const RAW_TEXT: &[&str] =
-    &["script", "style", "xmp", "iframe", "noembed", "noframes", "noscript", "textarea", "title", "plaintext"];
+pub(crate) const RAW_TEXT: &[&str] = &[
+    "script",
+    "style",
+    "xmp",
+    "iframe",
+    "noembed",
+    "noframes",
+    "noscript",
+    "textarea",
+    "title",
+    "plaintext",
+];
 
 const NAME_CAP: usize = 24;
 
@@ -52,13 +62,21 @@ enum St {
     Lt,
     EndLt,
     TagName,
-    Attrs { quote: u8, after_eq: bool, slash: bool },
+    Attrs {
+        quote: u8,
+        after_eq: bool,
+        slash: bool,
+    },
     Bang,
     BangDash,
-    Comment { dashes: u8 },
+    Comment {
+        dashes: u8,
+    },
     Bogus,
     /// Inside a raw-text element; `matched` counts bytes of `</name` seen so far.
-    Raw { matched: u8 },
+    Raw {
+        matched: u8,
+    },
     Plaintext,
 }
 
@@ -124,10 +142,18 @@ impl Lexer {
                 }
             }
             St::Bang => self.st = if b == b'-' { St::BangDash } else { St::Bogus },
-            St::BangDash => self.st = if b == b'-' { St::Comment { dashes: 0 } } else { St::Bogus },
+            St::BangDash => {
+                self.st = if b == b'-' {
+                    St::Comment { dashes: 0 }
+                } else {
+                    St::Bogus
+                }
+            }
             St::Comment { dashes } => {
                 self.st = match b {
-                    b'-' => St::Comment { dashes: (dashes + 1).min(2) },
+                    b'-' => St::Comment {
+                        dashes: (dashes + 1).min(2),
+                    },
                     b'>' if dashes >= 2 => St::Data,
                     _ => St::Comment { dashes: 0 },
                 }
@@ -139,23 +165,73 @@ impl Lexer {
             }
             St::TagName => match b {
                 b'>' => return self.emit(pos, false),
-                b'/' => self.st = St::Attrs { quote: 0, after_eq: false, slash: true },
-                _ if b.is_ascii_whitespace() => self.st = St::Attrs { quote: 0, after_eq: false, slash: false },
+                b'/' => {
+                    self.st = St::Attrs {
+                        quote: 0,
+                        after_eq: false,
+                        slash: true,
+                    }
+                }
+                _ if b.is_ascii_whitespace() => {
+                    self.st = St::Attrs {
+                        quote: 0,
+                        after_eq: false,
+                        slash: false,
+                    }
+                }
                 _ => self.name.push(b),
             },
-            St::Attrs { quote, after_eq, slash } => {
+            St::Attrs {
+                quote,
+                after_eq,
+                slash,
+            } => {
                 if quote != 0 {
                     if b == quote {
-                        self.st = St::Attrs { quote: 0, after_eq: false, slash: false };
+                        self.st = St::Attrs {
+                            quote: 0,
+                            after_eq: false,
+                            slash: false,
+                        };
                     }
                 } else {
                     match b {
                         b'>' => return self.emit(pos, slash),
-                        b'"' | b'\'' if after_eq => self.st = St::Attrs { quote: b, after_eq: false, slash: false },
-                        b'=' => self.st = St::Attrs { quote: 0, after_eq: true, slash: false },
-                        b'/' => self.st = St::Attrs { quote: 0, after_eq: false, slash: true },
-                        _ if b.is_ascii_whitespace() => self.st = St::Attrs { quote: 0, after_eq, slash: false },
-                        _ => self.st = St::Attrs { quote: 0, after_eq: false, slash: false },
+                        b'"' | b'\'' if after_eq => {
+                            self.st = St::Attrs {
+                                quote: b,
+                                after_eq: false,
+                                slash: false,
+                            }
+                        }
+                        b'=' => {
+                            self.st = St::Attrs {
+                                quote: 0,
+                                after_eq: true,
+                                slash: false,
+                            }
+                        }
+                        b'/' => {
+                            self.st = St::Attrs {
+                                quote: 0,
+                                after_eq: false,
+                                slash: true,
+                            }
+                        }
+                        _ if b.is_ascii_whitespace() => {
+                            self.st = St::Attrs {
+                                quote: 0,
+                                after_eq,
+                                slash: false,
+                            }
+                        }
+                        _ => {
+                            self.st = St::Attrs {
+                                quote: 0,
+                                after_eq: false,
+                                slash: false,
+                            }
+                        }
                     }
                 }
             }
@@ -178,7 +254,9 @@ impl Lexer {
                     };
                 } else if m - 2 < name.len() {
                     self.st = if b.to_ascii_lowercase() == name[m - 2] {
-                        St::Raw { matched: matched + 1 }
+                        St::Raw {
+                            matched: matched + 1,
+                        }
                     } else if b == b'<' {
                         self.start = pos;
                         St::Raw { matched: 1 }
@@ -192,7 +270,11 @@ impl Lexer {
                     if b == b'>' {
                         return self.emit(pos, false);
                     }
-                    self.st = St::Attrs { quote: 0, after_eq: false, slash: b == b'/' };
+                    self.st = St::Attrs {
+                        quote: 0,
+                        after_eq: false,
+                        slash: b == b'/',
+                    };
                 } else {
                     self.st = if b == b'<' {
                         self.start = pos;
@@ -215,7 +297,13 @@ impl Lexer {
     }
 
     fn emit(&mut self, pos: usize, self_closing: bool) -> Option<Tag> {
-        let tag = Tag { start: self.start, end: pos + 1, name: self.name, is_end: self.is_end, self_closing };
+        let tag = Tag {
+            start: self.start,
+            end: pos + 1,
+            name: self.name,
+            is_end: self.is_end,
+            self_closing,
+        };
         self.st = St::Data;
         if !self.is_end {
             let n = self.name.as_str();

@@ -17,10 +17,26 @@ const RULES: &[(&str, &str, &str)] = &[
         "override",
         r"\b(?:ignore|disregard|forget|override|bypass)(?: (?:all|any|of))* your (?:instructions|rules|guidelines|programming|training|restrictions|filters|safety|content policy|policies|guardrails|directives|limitations)\b",
     ),
-    ("injection.override", "override", r"\bforget (?:everything|all)(?: (?:you|that|i|we|have|has|been))* (?:were told|was told|know|told you|said|above|before|so far|learned)\b"),
-    ("injection.override", "override", r"\b(?:new|updated|revised|real|actual|true) (?:system )?instructions (?:are|follow|below|override)\b"),
-    ("injection.override", "override", r"\bfrom now on (?:you )?(?:will |must |shall |should |are )?(?:ignore|no longer|have no|not be bound|be free|answer without|respond without)\b"),
-    ("injection.override", "override", r"\bignore the above and\b"),
+    (
+        "injection.override",
+        "override",
+        r"\bforget (?:everything|all)(?: (?:you|that|i|we|have|has|been))* (?:were told|was told|know|told you|said|above|before|so far|learned)\b",
+    ),
+    (
+        "injection.override",
+        "override",
+        r"\b(?:new|updated|revised|real|actual|true) (?:system )?instructions (?:are|follow|below|override)\b",
+    ),
+    (
+        "injection.override",
+        "override",
+        r"\bfrom now on (?:you )?(?:will |must |shall |should |are )?(?:ignore|no longer|have no|not be bound|be free|answer without|respond without)\b",
+    ),
+    (
+        "injection.override",
+        "override",
+        r"\bignore the above and\b",
+    ),
     (
         "injection.roleplay",
         "roleplay",
@@ -31,9 +47,17 @@ const RULES: &[(&str, &str, &str)] = &[
         "roleplay",
         r"\b(?:act|behave|respond|answer|pretend|roleplay|role play|simulate)(?: [a-z]+){0,2} (?:as|like|to be) (?:an? |the )?(?:unrestricted|unfiltered|uncensored|jailbroken|evil|amoral|unethical|rogue|unaligned|unbound)\b",
     ),
-    ("injection.roleplay", "roleplay", r"\b(?:dan|stan|dude|aim) (?:mode|prompt|jailbreak)\b"),
+    (
+        "injection.roleplay",
+        "roleplay",
+        r"\b(?:dan|stan|dude|aim) (?:mode|prompt|jailbreak)\b",
+    ),
     ("injection.roleplay", "roleplay", r"\bdo anything now\b"),
-    ("injection.roleplay", "roleplay", r"\b(?:you are|youre|act as|pretend to be|you will be|you re) dan\b"),
+    (
+        "injection.roleplay",
+        "roleplay",
+        r"\b(?:you are|youre|act as|pretend to be|you will be|you re) dan\b",
+    ),
     (
         "injection.roleplay",
         "roleplay",
@@ -49,8 +73,16 @@ const RULES: &[(&str, &str, &str)] = &[
         "roleplay",
         r"\b(?:you are|youre|you will be|you re|you ll be) (?:now )?(?:in|running in|operating in) (?:developer|dev|god|dan|debug|jailbreak|unrestricted|sudo|admin) mode\b",
     ),
-    ("injection.roleplay", "roleplay", r"\b(?:chatgpt|assistant|ai|model|bot|claude|gpt) with (?:developer|dan|god) mode\b"),
-    ("injection.roleplay", "roleplay", r"\bjailbreak(?:ing|ed)? (?:yourself|you|the (?:ai|model|assistant|system|chatbot))\b"),
+    (
+        "injection.roleplay",
+        "roleplay",
+        r"\b(?:chatgpt|assistant|ai|model|bot|claude|gpt) with (?:developer|dan|god) mode\b",
+    ),
+    (
+        "injection.roleplay",
+        "roleplay",
+        r"\bjailbreak(?:ing|ed)? (?:yourself|you|the (?:ai|model|assistant|system|chatbot))\b",
+    ),
     (
         "injection.roleplay",
         "roleplay",
@@ -61,7 +93,11 @@ const RULES: &[(&str, &str, &str)] = &[
         "roleplay",
         r"\b(?:respond|answer|reply|talk|speak|write)(?: [a-z]+){0,3} without (?:any )?(?:restrictions|filters|censorship|limitations|guidelines|moral|ethical|safety)\b",
     ),
-    ("injection.roleplay", "roleplay", r"\bwithout (?:any )?(?:moral|ethical) (?:restrictions|guidelines|limits|constraints)\b"),
+    (
+        "injection.roleplay",
+        "roleplay",
+        r"\bwithout (?:any )?(?:moral|ethical) (?:restrictions|guidelines|limits|constraints)\b",
+    ),
     (
         "injection.roleplay",
         "roleplay",
@@ -72,17 +108,25 @@ const RULES: &[(&str, &str, &str)] = &[
         "extraction",
         r"\b(?:reveal|show|print|repeat|display|output|tell me|give me|what is|what are|whats|what were|leak|dump|recite|copy|paste|write out|list|share|spell out|translate)(?: [a-z]+){0,3} (?:your|the) (?:system prompt|system message|initial prompt|hidden prompt|original prompt|secret prompt|initial instructions|hidden instructions|original instructions|secret instructions|system instructions|developer instructions|developer message|pre prompt|preprompt|instructions above|prompt above|text above)\b",
     ),
-    ("injection.extraction", "extraction", r"\brepeat (?:the )?(?:words|text|everything|all)(?: [a-z]+)? (?:above|before this)\b"),
-    ("injection.extraction", "extraction", r"\b(?:what|which) (?:instructions|rules) (?:were you|have you been|are you) (?:given|told|programmed)\b"),
     (
-        "injection.encoding",
-        "encoding",
-        r"\b(?:decode|decipher|translate|convert|interpret|unscramble)(?: [a-z0-9]+){0,4} (?:base ?64|rot ?13|hex|binary|morse|caesar)(?: [a-z0-9]+){0,6} (?:and|then) (?:follow|execute|do|obey|run|perform|act on|carry out|comply)\b",
+        "injection.extraction",
+        "extraction",
+        r"\brepeat (?:the )?(?:words|text|everything|all)(?: [a-z]+)? (?:above|before this)\b",
+    ),
+    (
+        "injection.extraction",
+        "extraction",
+        r"\b(?:what|which) (?:instructions|rules) (?:were you|have you been|are you) (?:given|told|programmed)\b",
     ),
     (
         "injection.encoding",
         "encoding",
-        r"\b(?:follow|execute|obey|run|carry out)(?: [a-z]+){0,3} (?:base ?64|rot ?13|encoded|hidden|decoded) (?:instructions|commands|message|payload)\b",
+        r"\b(?:decode|decipher|translate|convert|interpret|unscramble)(?: [a-z0-9]+){0,4} (?:base ?(?:64|6a)|rot ?(?:13|ie)|hex|binary|morse|caesar)(?: [a-z0-9]+){0,6} (?:and|then) (?:follow|execute|do|obey|run|perform|act on|carry out|comply)\b",
+    ),
+    (
+        "injection.encoding",
+        "encoding",
+        r"\b(?:follow|execute|obey|run|carry out)(?: [a-z]+){0,3} (?:base ?(?:64|6a)|rot ?(?:13|ie)|encoded|hidden|decoded) (?:instructions|commands|message|payload)\b",
     ),
     (
         "injection.exfiltration",
@@ -108,7 +152,10 @@ pub(crate) struct Injection {
 impl Injection {
     pub(crate) fn new() -> Self {
         let set = RegexSet::new(RULES.iter().map(|r| r.2)).expect("injection rules");
-        let each = RULES.iter().map(|r| Regex::new(r.2).expect("injection rule")).collect();
+        let each = RULES
+            .iter()
+            .map(|r| Regex::new(r.2).expect("injection rule"))
+            .collect();
         Self { set, each }
     }
 
@@ -117,15 +164,29 @@ impl Injection {
         for i in self.set.matches(window).iter() {
             for m in self.each[i].find_iter(window) {
                 if m.end() > new_from {
-                    out.push(InjectionHit { rule: RULES[i].0, sub: RULES[i].1, start: m.start(), end: m.end() });
+                    out.push(InjectionHit {
+                        rule: RULES[i].0,
+                        sub: RULES[i].1,
+                        start: m.start(),
+                        end: m.end(),
+                    });
                 }
             }
         }
-        if window.contains("rot13") || window.contains("rot 13") {
+        // "rot13" reads "rotie" after the leetspeak step.
+        if window.contains("rotie") || window.contains("rot 13") || window.contains("rot ie") {
             let rotated: String = window.chars().map(rot13).collect();
             for i in self.set.matches(&rotated).iter() {
-                if let Some(m) = self.each[i].find_iter(&rotated).find(|m| m.end() > new_from) {
-                    out.push(InjectionHit { rule: "injection.encoding", sub: "encoding", start: m.start(), end: m.end() });
+                if let Some(m) = self.each[i]
+                    .find_iter(&rotated)
+                    .find(|m| m.end() > new_from)
+                {
+                    out.push(InjectionHit {
+                        rule: "injection.encoding",
+                        sub: "encoding",
+                        start: m.start(),
+                        end: m.end(),
+                    });
                 }
             }
         }
@@ -164,7 +225,10 @@ pub(crate) fn base64_payloads(text: &str) -> Vec<(usize, usize, String)> {
         let tok = &text[s..i];
         if tok.len() >= 16 && tok.len() <= 64 * 1024 {
             if let Some(decoded) = decode_base64(tok) {
-                let printable = decoded.chars().filter(|c| !c.is_control() || c.is_whitespace()).count();
+                let printable = decoded
+                    .chars()
+                    .filter(|c| !c.is_control() || c.is_whitespace())
+                    .count();
                 if printable * 10 >= decoded.chars().count() * 9 && decoded.contains(' ') {
                     out.push((s, i, decoded));
                 }

@@ -53,7 +53,10 @@ impl Default for Pipeline {
 
 impl Pipeline {
     pub fn new() -> Self {
-        Self { classifier: classifier::Classifier::new(), injection: injection::Injection::new() }
+        Self {
+            classifier: classifier::Classifier::new(),
+            injection: injection::Injection::new(),
+        }
     }
 
     /// A process-wide pipeline, built on first use.

@@ -124,7 +124,12 @@ impl Normalizer {
                 return;
             }
         };
-        self.tok.push(TokChar { c, start, end, kind });
+        self.tok.push(TokChar {
+            c,
+            start,
+            end,
+            kind,
+        });
     }
 
     /// Decides leetspeak for the finished word and queues it.

@@ -93,7 +93,11 @@ pub(crate) fn find(before: &str, text: &str, policy: &Policy, out: &mut Vec<PiiM
     }
     if let Some(pattern) = &policy.student_id {
         for m in pattern.regex().find_iter(text) {
-            out.push(PiiMatch { start: m.start(), end: m.end(), kind: PiiKind::StudentId });
+            out.push(PiiMatch {
+                start: m.start(),
+                end: m.end(),
+                kind: PiiKind::StudentId,
+            });
         }
     }
     if has_digit {
@@ -112,7 +116,12 @@ pub(crate) fn find(before: &str, text: &str, policy: &Policy, out: &mut Vec<PiiM
 /// Keeps, among overlapping matches, the earliest, then the one whose kind ranks first,
 /// then the longest.
 fn resolve_overlaps(found: &mut Vec<PiiMatch>, out: &mut Vec<PiiMatch>, start_len: usize) {
-    found.sort_by(|a, b| a.start.cmp(&b.start).then(a.kind.cmp(&b.kind)).then(b.end.cmp(&a.end)));
+    found.sort_by(|a, b| {
+        a.start
+            .cmp(&b.start)
+            .then(a.kind.cmp(&b.kind))
+            .then(b.end.cmp(&a.end))
+    });
     out.truncate(start_len);
     // A higher-priority match that starts inside a lower-priority one wins over it.
     let mut kept: Vec<PiiMatch> = Vec::with_capacity(found.len());
@@ -183,18 +192,68 @@ fn has_word(window: &str, words: &[&str]) -> bool {
 }
 
 const PHONE_WORDS_BEFORE: &[&str] = &[
-    "phone", "phones", "telephone", "tel", "mobile", "cell", "cellphone", "fax", "desk", "call",
-    "calling", "ring", "dial", "reach", "contact", "whatsapp", "sms", "message", "messages",
-    "answering", "registered", "hotline", "helpline", "landline", "ph", "mob", "my number",
-    "his number", "her number", "their number", "your number",
+    "phone",
+    "phones",
+    "telephone",
+    "tel",
+    "mobile",
+    "cell",
+    "cellphone",
+    "fax",
+    "desk",
+    "call",
+    "calling",
+    "ring",
+    "dial",
+    "reach",
+    "contact",
+    "whatsapp",
+    "sms",
+    "message",
+    "messages",
+    "answering",
+    "registered",
+    "hotline",
+    "helpline",
+    "landline",
+    "ph",
+    "mob",
+    "my number",
+    "his number",
+    "her number",
+    "their number",
+    "your number",
 ];
-const PHONE_WORDS_AFTER: &[&str] =
-    &["office", "fax", "mobile", "cell", "home", "work", "desk", "phone", "tel"];
-const SSN_WORDS: &[&str] = &["ssn", "social security", "social security number", "ss#", "ss"];
-const CARD_WORDS: &[&str] =
-    &["card", "credit", "debit", "visa", "mastercard", "maestro", "amex", "payment", "cc"];
-const DOB_WORDS: &[&str] =
-    &["dob", "d o b", "date of birth", "birth date", "birthdate", "birthday", "born"];
+const PHONE_WORDS_AFTER: &[&str] = &[
+    "office", "fax", "mobile", "cell", "home", "work", "desk", "phone", "tel",
+];
+const SSN_WORDS: &[&str] = &[
+    "ssn",
+    "social security",
+    "social security number",
+    "ss#",
+    "ss",
+];
+const CARD_WORDS: &[&str] = &[
+    "card",
+    "credit",
+    "debit",
+    "visa",
+    "mastercard",
+    "maestro",
+    "amex",
+    "payment",
+    "cc",
+];
+const DOB_WORDS: &[&str] = &[
+    "dob",
+    "d o b",
+    "date of birth",
+    "birth date",
+    "birthdate",
+    "birthday",
+    "born",
+];
 
 // ---------------------------------------------------------------------------- emails
 
@@ -238,18 +297,27 @@ fn find_emails(text: &str, out: &mut Vec<PiiMatch>) {
         let labels: Vec<&str> = domain.split('.').collect();
         let tld = labels.last().copied().unwrap_or("");
         let valid = labels.len() >= 2
-            && labels.iter().all(|l| !l.is_empty() && l.len() <= 63 && !l.starts_with('-'))
+            && labels
+                .iter()
+                .all(|l| !l.is_empty() && l.len() <= 63 && !l.starts_with('-'))
             && (2..=24).contains(&tld.len())
             && tld.bytes().all(|c| c.is_ascii_alphabetic());
         if valid {
-            out.push(PiiMatch { start: s, end: e, kind: PiiKind::Email });
+            out.push(PiiMatch {
+                start: s,
+                end: e,
+                kind: PiiKind::Email,
+            });
             last_end = e;
         }
     }
 }
 
 fn memchr_iter(needle: u8, hay: &[u8]) -> impl Iterator<Item = usize> + '_ {
-    hay.iter().enumerate().filter(move |(_, &c)| c == needle).map(|(i, _)| i)
+    hay.iter()
+        .enumerate()
+        .filter(move |(_, &c)| c == needle)
+        .map(|(i, _)| i)
 }
 
 // ---------------------------------------------------------------------- student ids
@@ -289,10 +357,18 @@ static TEXT_DATE: LazyLock<Regex> = LazyLock::new(|| {
 fn find_text_dates(ctx: &Context<'_>, out: &mut Vec<PiiMatch>) {
     for caps in TEXT_DATE.captures_iter(ctx.text) {
         let whole = caps.get(0).expect("group 0");
-        let year = caps.get(1).or_else(|| caps.get(2)).map(|m| m.as_str()).unwrap_or("0");
+        let year = caps
+            .get(1)
+            .or_else(|| caps.get(2))
+            .map(|m| m.as_str())
+            .unwrap_or("0");
         let recent = year.parse::<u32>().is_ok_and(|y| y >= 1930);
         if recent && has_word(&ctx.window_before(whole.start(), 40), DOB_WORDS) {
-            out.push(PiiMatch { start: whole.start(), end: whole.end(), kind: PiiKind::Dob });
+            out.push(PiiMatch {
+                start: whole.start(),
+                end: whole.end(),
+                kind: PiiKind::Dob,
+            });
         }
     }
 }
@@ -342,7 +418,11 @@ fn find_numeric_runs(ctx: &Context<'_>, out: &mut Vec<PiiMatch>) {
             while j < b.len() && b[j].is_ascii_digit() {
                 j += 1;
             }
-            groups.push(Group { start: g, end: j, sep_start });
+            groups.push(Group {
+                start: g,
+                end: j,
+                sep_start,
+            });
             let mut k = j;
             while k < b.len() && k - j < 3 && is_sep(b[k]) {
                 k += 1;
@@ -407,7 +487,13 @@ fn extension(b: &[u8], j: usize) -> Option<usize> {
     (k > ds && bounded).then_some(k)
 }
 
-fn judge_run(ctx: &Context<'_>, run_start: usize, groups: &[Group], glued: bool, out: &mut Vec<PiiMatch>) {
+fn judge_run(
+    ctx: &Context<'_>,
+    run_start: usize,
+    groups: &[Group],
+    glued: bool,
+    out: &mut Vec<PiiMatch>,
+) {
     const MAX_GROUPS: usize = 8;
     let mut a = 0;
     while a < groups.len() {
@@ -452,20 +538,31 @@ fn judge(ctx: &Context<'_>, start: usize, groups: &[Group]) -> Option<PiiMatch> 
     let end = groups[groups.len() - 1].end;
     let lead = &text[start..groups[0].start];
     let plus = lead.contains(&b'+');
-    let seps: Vec<&[u8]> = groups[1..].iter().map(|g| &text[g.sep_start..g.start]).collect();
+    let seps: Vec<&[u8]> = groups[1..]
+        .iter()
+        .map(|g| &text[g.sep_start..g.start])
+        .collect();
     let sizes: Vec<usize> = groups.iter().map(|g| g.end - g.start).collect();
     let all_seps = |s: &[u8]| seps.iter().all(|x| *x == s);
     let any_sep_has = |c: u8| seps.iter().any(|x| x.contains(&c)) || lead.contains(&c);
     let digits = digits_of(text, groups);
     let m = |kind| Some(PiiMatch { start, end, kind });
     let plain_start = groups[0].start;
-    let mk = |kind| Some(PiiMatch { start: plain_start, end, kind });
+    let mk = |kind| {
+        Some(PiiMatch {
+            start: plain_start,
+            end,
+            kind,
+        })
+    };
 
     // IPv4: four dotted groups of 0-255 without leading zeros.
     if sizes.len() == 4 && all_seps(b".") && !plus && lead.is_empty() {
         let ok = groups.iter().all(|g| {
             let s = &ctx.text[g.start..g.end];
-            s.len() <= 3 && (s == "0" || !s.starts_with('0')) && s.parse::<u16>().is_ok_and(|v| v <= 255)
+            s.len() <= 3
+                && (s == "0" || !s.starts_with('0'))
+                && s.parse::<u16>().is_ok_and(|v| v <= 255)
         });
         let versioned = {
             let w = ctx.window_before(start, 9);
@@ -495,12 +592,17 @@ fn judge(ctx: &Context<'_>, start: usize, groups: &[Group]) -> Option<PiiMatch> 
         let shaped = sizes == [3, 2, 4] && (all_seps(b"-") || (all_seps(b" ") && ssn_ctx()));
         let bare = sizes == [9] && ssn_ctx();
         if shaped || bare {
-            return if valid_ssn(&digits) { mk(PiiKind::Ssn) } else { None };
+            return if valid_ssn(&digits) {
+                mk(PiiKind::Ssn)
+            } else {
+                None
+            };
         }
     }
 
     // Payment cards.
-    if !plus && lead.is_empty() && (12..=19).contains(&total) && (all_seps(b" ") || all_seps(b"-")) {
+    if !plus && lead.is_empty() && (12..=19).contains(&total) && (all_seps(b" ") || all_seps(b"-"))
+    {
         let grouped = sizes.len() == 1
             || (sizes[..sizes.len() - 1].iter().all(|&s| s == 4) && sizes[sizes.len() - 1] <= 4)
             || sizes == [4, 6, 5]
@@ -508,7 +610,9 @@ fn judge(ctx: &Context<'_>, start: usize, groups: &[Group]) -> Option<PiiMatch> 
         if grouped && luhn(&digits) {
             let range = card_range(&digits);
             let maestro12 = total == 12
-                && (digits[..2] == [5, 0] || (5..=6).contains(&digits[0]) && digits[1] >= 6 || digits[0] == 6)
+                && (digits[..2] == [5, 0]
+                    || (5..=6).contains(&digits[0]) && digits[1] >= 6
+                    || digits[0] == 6)
                 && has_word(&ctx.window_before(plain_start, 40), CARD_WORDS);
             if (total >= 13 && range) || maestro12 {
                 return mk(PiiKind::Card);
@@ -521,7 +625,10 @@ fn judge(ctx: &Context<'_>, start: usize, groups: &[Group]) -> Option<PiiMatch> 
     }
 
     // Phones.
-    let phone_seps = seps.iter().all(|s| s.iter().all(|c| matches!(c, b' ' | b'-' | b'.' | b'(' | b')')));
+    let phone_seps = seps.iter().all(|s| {
+        s.iter()
+            .all(|c| matches!(c, b' ' | b'-' | b'.' | b'(' | b')'))
+    });
     if !phone_seps {
         return None;
     }
@@ -534,9 +641,12 @@ fn judge(ctx: &Context<'_>, start: usize, groups: &[Group]) -> Option<PiiMatch> 
     let zip4 = sizes == [5, 4] && all_seps(b"-");
     let trunk_ok = groups.iter().enumerate().all(|(i, g)| {
         let size = g.end - g.start;
-        size >= 2 || (size == 1 && i == 0 && text[start..g.start].contains(&b'(')) || (size == 1 && text[g.start..].starts_with(b"0)"))
+        size >= 2
+            || (size == 1 && i == 0 && text[start..g.start].contains(&b'('))
+            || (size == 1 && text[g.start..].starts_with(b"0)"))
     });
-    let weak = (7..=13).contains(&total) && !zip4 && trunk_ok && sizes[0] <= 5 || (sizes.len() == 1 && (7..=12).contains(&total));
+    let weak = (7..=13).contains(&total) && !zip4 && trunk_ok && sizes[0] <= 5
+        || (sizes.len() == 1 && (7..=12).contains(&total));
     if weak {
         let before = ctx.window_before(start, 40);
         let after = ctx.window_after(end, 12);
@@ -562,7 +672,9 @@ fn nanp(text: &[u8], lead: &[u8], groups: &[Group], sizes: &[usize], seps: &[&[u
         return false;
     }
     let used: Vec<&[u8]> = seps[skip..].to_vec();
-    let punct = used.iter().any(|s| s.iter().any(|c| matches!(c, b'-' | b'.' | b'(' | b')')))
+    let punct = used
+        .iter()
+        .any(|s| s.iter().any(|c| matches!(c, b'-' | b'.' | b'(' | b')')))
         || lead.contains(&b'(');
     // Consistent punctuation: not "555.123-4567"-style mixtures of dots and dashes.
     let dots = used.iter().filter(|s| s.contains(&b'.')).count();
@@ -570,7 +682,10 @@ fn nanp(text: &[u8], lead: &[u8], groups: &[Group], sizes: &[usize], seps: &[&[u
 }
 
 fn date_year(s: &str, sizes: &[usize]) -> Option<u32> {
-    let parts: Vec<u32> = s.split(['/', '-', '.']).filter_map(|p| p.parse().ok()).collect();
+    let parts: Vec<u32> = s
+        .split(['/', '-', '.'])
+        .filter_map(|p| p.parse().ok())
+        .collect();
     if parts.len() != 3 {
         return None;
     }
@@ -614,7 +729,14 @@ fn card_range(d: &[u8]) -> bool {
     let n = |k: usize| d[..k].iter().fold(0u32, |acc, &x| acc * 10 + x as u32);
     match d[0] {
         1 => n(4) == 1800,
-        2 => n(4) == 2131 || (2221..=2720).contains(&n(4)) || n(2) == 20 || n(2) == 21 || n(2) == 22 || n(2) == 23,
+        2 => {
+            n(4) == 2131
+                || (2221..=2720).contains(&n(4))
+                || n(2) == 20
+                || n(2) == 21
+                || n(2) == 22
+                || n(2) == 23
+        }
         3 => matches!(n(2), 30 | 34 | 35 | 36 | 37 | 38 | 39),
         4 => true,
         5 => (50..=59).contains(&n(2)),
@@ -663,7 +785,11 @@ fn find_ibans(text: &str, out: &mut Vec<PiiMatch>) {
         }
         match best {
             Some(end) => {
-                out.push(PiiMatch { start: i, end, kind: PiiKind::Iban });
+                out.push(PiiMatch {
+                    start: i,
+                    end,
+                    kind: PiiKind::Iban,
+                });
                 i = end;
             }
             None => i += 1,
@@ -713,7 +839,11 @@ fn find_ipv6(text: &str, out: &mut Vec<PiiMatch>) {
         if !glued && cand.len() <= 45 && colons >= 2 && (colons >= 7 || cand.contains("::")) {
             let groups = cand.split(':').filter(|g| !g.is_empty()).count();
             if groups >= 3 && cand.parse::<Ipv6Addr>().is_ok() {
-                out.push(PiiMatch { start: i, end: e, kind: PiiKind::Ip });
+                out.push(PiiMatch {
+                    start: i,
+                    end: e,
+                    kind: PiiKind::Ip,
+                });
             }
         }
         i = j.max(i + 1);
@@ -727,25 +857,63 @@ mod tests {
     fn kinds(text: &str) -> Vec<(&str, PiiKind)> {
         let mut out = Vec::new();
         find("", text, &Policy::default(), &mut out);
-        out.iter().map(|m| (&text[m.start..m.end], m.kind)).collect()
+        out.iter()
+            .map(|m| (&text[m.start..m.end], m.kind))
+            .collect()
     }
 
     #[test]
     fn finds_valid_personal_data() {
-        assert_eq!(kinds("Call me at (555) 123-4567"), [("(555) 123-4567", PiiKind::Phone)]);
-        assert_eq!(kinds("mail jo.doe+x@school.example.org."), [("jo.doe+x@school.example.org", PiiKind::Email)]);
+        assert_eq!(
+            kinds("Call me at (555) 123-4567"),
+            [("(555) 123-4567", PiiKind::Phone)]
+        );
+        assert_eq!(
+            kinds("mail jo.doe+x@school.example.org."),
+            [("jo.doe+x@school.example.org", PiiKind::Email)]
+        );
         assert_eq!(kinds("SSN 123-45-6789"), [("123-45-6789", PiiKind::Ssn)]);
-        assert_eq!(kinds("card 4111 1111 1111 1111"), [("4111 1111 1111 1111", PiiKind::Card)]);
-        assert_eq!(kinds("IBAN GB82 WEST 1234 5698 7654 32 ok"), [("GB82 WEST 1234 5698 7654 32", PiiKind::Iban)]);
-        assert_eq!(kinds("from 192.168.1.20 today"), [("192.168.1.20", PiiKind::Ip)]);
-        assert_eq!(kinds("host 2001:db8::8a2e:370:7334"), [("2001:db8::8a2e:370:7334", PiiKind::Ip)]);
-        assert_eq!(kinds("Student ID: 4417823"), [("4417823", PiiKind::StudentId)]);
+        assert_eq!(
+            kinds("card 4111 1111 1111 1111"),
+            [("4111 1111 1111 1111", PiiKind::Card)]
+        );
+        assert_eq!(
+            kinds("IBAN GB82 WEST 1234 5698 7654 32 ok"),
+            [("GB82 WEST 1234 5698 7654 32", PiiKind::Iban)]
+        );
+        assert_eq!(
+            kinds("from 192.168.1.20 today"),
+            [("192.168.1.20", PiiKind::Ip)]
+        );
+        assert_eq!(
+            kinds("host 2001:db8::8a2e:370:7334"),
+            [("2001:db8::8a2e:370:7334", PiiKind::Ip)]
+        );
+        assert_eq!(
+            kinds("Student ID: 4417823"),
+            [("4417823", PiiKind::StudentId)]
+        );
         assert_eq!(kinds("DOB: 03/14/2012"), [("03/14/2012", PiiKind::Dob)]);
-        assert_eq!(kinds("born on March 3, 2011"), [("March 3, 2011", PiiKind::Dob)]);
-        assert_eq!(kinds("Phone:\n0490 75 40 81"), [("0490 75 40 81", PiiKind::Phone)]);
-        assert_eq!(kinds("+41 (0)96 471 07 95"), [("+41 (0)96 471 07 95", PiiKind::Phone)]);
-        assert_eq!(kinds("Fax: 345-899-3560x4587"), [("345-899-3560x4587", PiiKind::Phone)]);
-        assert_eq!(kinds("+1-604-696-5272 ext. 565."), [("+1-604-696-5272 ext. 565", PiiKind::Phone)]);
+        assert_eq!(
+            kinds("born on March 3, 2011"),
+            [("March 3, 2011", PiiKind::Dob)]
+        );
+        assert_eq!(
+            kinds("Phone:\n0490 75 40 81"),
+            [("0490 75 40 81", PiiKind::Phone)]
+        );
+        assert_eq!(
+            kinds("+41 (0)96 471 07 95"),
+            [("+41 (0)96 471 07 95", PiiKind::Phone)]
+        );
+        assert_eq!(
+            kinds("Fax: 345-899-3560x4587"),
+            [("345-899-3560x4587", PiiKind::Phone)]
+        );
+        assert_eq!(
+            kinds("+1-604-696-5272 ext. 565."),
+            [("+1-604-696-5272 ext. 565", PiiKind::Phone)]
+        );
     }
 
     #[test]

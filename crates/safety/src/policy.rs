@@ -116,7 +116,10 @@ pub struct UnknownValue {
 
 impl UnknownValue {
     fn new(field: &'static str, value: &str) -> Self {
-        Self { field, value: value.chars().take(64).collect() }
+        Self {
+            field,
+            value: value.chars().take(64).collect(),
+        }
     }
 }
 
@@ -182,7 +185,11 @@ pub struct Policy {
 
 impl Policy {
     pub fn new(level: Level, role: Role) -> Self {
-        Self { level, role, student_id: None }
+        Self {
+            level,
+            role,
+            student_id: None,
+        }
     }
 
     pub fn with_student_id(mut self, pattern: StudentIdPattern) -> Self {

@@ -191,14 +191,20 @@ impl<'p> Screener<'p> {
             if w < new_from {
                 self.carry.norm_starts.get(w - 1).copied().unwrap_or(at)
             } else {
-                norm.starts.get(w - new_from).map(|&s| at + s as usize).unwrap_or(at + unit.len())
+                norm.starts
+                    .get(w - new_from)
+                    .map(|&s| at + s as usize)
+                    .unwrap_or(at + unit.len())
             }
         };
         let end_of = |w_last: usize| -> usize {
             if w_last < new_from {
                 self.carry.norm_ends.get(w_last - 1).copied().unwrap_or(at)
             } else {
-                norm.ends.get(w_last - new_from).map(|&e| at + e as usize).unwrap_or(at + unit.len())
+                norm.ends
+                    .get(w_last - new_from)
+                    .map(|&e| at + e as usize)
+                    .unwrap_or(at + unit.len())
             }
         };
         let mut hits: Vec<Hit> = Vec::new();
@@ -221,7 +227,8 @@ impl<'p> Screener<'p> {
                 let d = normalize(&decoded);
                 let framed = format!(" {} ", d.text.trim_end());
                 if self.pipeline.injection.matches_decoded(&framed) {
-                    self.acc.add_injection("injection.encoding", "encoding", (at + s, at + e));
+                    self.acc
+                        .add_injection("injection.encoding", "encoding", (at + s, at + e));
                 }
             }
         }
@@ -229,7 +236,8 @@ impl<'p> Screener<'p> {
         // Carry the last words of normalised text into the next unit.
         let wlen = window.len();
         let mut from = wlen.saturating_sub(NORM_CARRY).max(1);
-        while from < wlen && (!window.is_char_boundary(from) || window.as_bytes()[from - 1] != b' ') {
+        while from < wlen && (!window.is_char_boundary(from) || window.as_bytes()[from - 1] != b' ')
+        {
             from += 1;
         }
         let mut next = Carry::default();
@@ -260,12 +268,17 @@ impl<'p> Screener<'p> {
         next.orig.push_str(&unit[k..]);
         self.carry = next;
 
-        let action = if output { Action::Redacted } else { Action::Allowed };
+        let action = if output {
+            Action::Redacted
+        } else {
+            Action::Allowed
+        };
         for m in &found {
             self.acc.add_pii(m.kind, (at + m.start, at + m.end), action);
         }
         if !output {
-            self.acc.check_halt(&self.policy, self.direction, &mut self.halted);
+            self.acc
+                .check_halt(&self.policy, self.direction, &mut self.halted);
             return unit.to_string();
         }
 
@@ -301,10 +314,15 @@ impl<'p> Screener<'p> {
             final_text.push_str(&redacted[last_end..e.start]);
             final_text.push_str(&e.replacement);
             last_end = e.end;
-            self.acc.add_xss(e.rule, e.sub, (at + to_orig(e.start, false), at + to_orig(e.end, true)));
+            self.acc.add_xss(
+                e.rule,
+                e.sub,
+                (at + to_orig(e.start, false), at + to_orig(e.end, true)),
+            );
         }
         final_text.push_str(&redacted[last_end..]);
-        self.acc.check_halt(&self.policy, self.direction, &mut self.halted);
+        self.acc
+            .check_halt(&self.policy, self.direction, &mut self.halted);
         self.acc.rewritten.push_str(&final_text);
         final_text
     }
@@ -346,7 +364,11 @@ impl Accumulator {
         let n = self.phrase_spans.entry(phrase).or_insert(0);
         *n += 1;
         if *n <= SPANS_PER_PHRASE {
-            let action = if topic == Topic::SelfHarm { Action::Escalated } else { Action::Blocked };
+            let action = if topic == Topic::SelfHarm {
+                Action::Escalated
+            } else {
+                Action::Blocked
+            };
             self.push_span(Span {
                 start,
                 end,
@@ -358,7 +380,12 @@ impl Accumulator {
         }
     }
 
-    fn add_injection(&mut self, rule: &'static str, sub: &'static str, (start, end): (usize, usize)) {
+    fn add_injection(
+        &mut self,
+        rule: &'static str,
+        sub: &'static str,
+        (start, end): (usize, usize),
+    ) {
         self.injections += 1;
         self.injection.get_or_insert((rule, sub));
         self.push_span(Span {
@@ -434,7 +461,11 @@ impl Accumulator {
     fn scores(&self, level: Level) -> CategoryScores {
         let s = |t: Topic| {
             let raw = self.scores[t.index()] as f32;
-            let scale = if t == Topic::SelfHarm { SELF_HARM_THRESHOLD as f32 * 2.0 } else { level.threshold() as f32 * 2.0 };
+            let scale = if t == Topic::SelfHarm {
+                SELF_HARM_THRESHOLD as f32 * 2.0
+            } else {
+                level.threshold() as f32 * 2.0
+            };
             (raw / scale).min(1.0)
         };
         let violence = s(Topic::Violence).max(s(Topic::Weapons));
@@ -460,12 +491,17 @@ impl Accumulator {
         let action = self.action(policy, direction);
         let threshold = level.threshold();
         let quoted = |t: Topic| {
-            self.matched[t.index()].iter().map(|p| format!("\"{p}\"")).collect::<Vec<_>>().join(", ")
+            self.matched[t.index()]
+                .iter()
+                .map(|p| format!("\"{p}\""))
+                .collect::<Vec<_>>()
+                .join(", ")
         };
-        let (category, sub, confidence, detail): (Option<Category>, Option<String>, f32, String) = match action {
-            Action::Escalated => {
-                let score = self.scores[Topic::SelfHarm.index()];
-                (
+        let (category, sub, confidence, detail): (Option<Category>, Option<String>, f32, String) =
+            match action {
+                Action::Escalated => {
+                    let score = self.scores[Topic::SelfHarm.index()];
+                    (
                     Some(Category::Inappropriate),
                     Some("self_harm".into()),
                     (0.6 + 0.05 * score as f32).min(0.99),
@@ -474,69 +510,87 @@ impl Accumulator {
                         quoted(Topic::SelfHarm)
                     ),
                 )
-            }
-            Action::Blocked => match self.injection {
-                Some((rule, sub)) => (
-                    Some(Category::Injection),
-                    Some(sub.into()),
-                    0.9,
-                    format!("prompt injection ({rule}), {} match(es)", self.injections),
-                ),
-                None => {
-                    let topic = self.blocking_topics(level)[0];
-                    let score = self.scores[topic.index()];
-                    let over = (score - threshold) as f32 / threshold as f32;
-                    (
-                        Some(Category::Inappropriate),
-                        Some(topic.as_str().into()),
-                        (0.6 + 0.4 * over).min(0.99),
-                        format!(
-                            "{} score {score} >= {threshold} ({}); matched {}",
-                            topic.as_str(),
-                            level.as_str(),
-                            quoted(topic)
-                        ),
-                    )
                 }
-            },
-            Action::Redacted => (
-                Some(Category::Pii),
-                Some(self.pii[0].as_str().into()),
-                0.95,
-                format!(
-                    "redacted personal data: {}",
-                    self.pii.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", ")
+                Action::Blocked => match self.injection {
+                    Some((rule, sub)) => (
+                        Some(Category::Injection),
+                        Some(sub.into()),
+                        0.9,
+                        format!("prompt injection ({rule}), {} match(es)", self.injections),
+                    ),
+                    None => {
+                        let topic = self.blocking_topics(level)[0];
+                        let score = self.scores[topic.index()];
+                        let over = (score - threshold) as f32 / threshold as f32;
+                        (
+                            Some(Category::Inappropriate),
+                            Some(topic.as_str().into()),
+                            (0.6 + 0.4 * over).min(0.99),
+                            format!(
+                                "{} score {score} >= {threshold} ({}); matched {}",
+                                topic.as_str(),
+                                level.as_str(),
+                                quoted(topic)
+                            ),
+                        )
+                    }
+                },
+                Action::Redacted => (
+                    Some(Category::Pii),
+                    Some(self.pii[0].as_str().into()),
+                    0.95,
+                    format!(
+                        "redacted personal data: {}",
+                        self.pii
+                            .iter()
+                            .map(|k| k.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
                 ),
-            ),
-            Action::Sanitized => (
-                Some(Category::Xss),
-                self.xss.map(Into::into),
-                0.95,
-                format!("removed active content ({} item(s))", self.xss_count),
-            ),
-            Action::Allowed => {
-                let ratio = Topic::SCORED
-                    .iter()
-                    .map(|&t| {
-                        let thr = if t == Topic::SelfHarm { SELF_HARM_THRESHOLD } else { threshold };
-                        self.scores[t.index()] as f32 / thr as f32
-                    })
-                    .fold(0.0f32, f32::max);
-                let mut detail = "no findings".to_string();
-                if !self.pii.is_empty() {
-                    detail = format!(
-                        "personal data recorded, not blocked (input): {}",
-                        self.pii.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", ")
-                    );
-                } else if ratio > 0.0 {
-                    detail = format!("below the {} threshold", level.as_str());
+                Action::Sanitized => (
+                    Some(Category::Xss),
+                    self.xss.map(Into::into),
+                    0.95,
+                    format!("removed active content ({} item(s))", self.xss_count),
+                ),
+                Action::Allowed => {
+                    let ratio = Topic::SCORED
+                        .iter()
+                        .map(|&t| {
+                            let thr = if t == Topic::SelfHarm {
+                                SELF_HARM_THRESHOLD
+                            } else {
+                                threshold
+                            };
+                            self.scores[t.index()] as f32 / thr as f32
+                        })
+                        .fold(0.0f32, f32::max);
+                    let mut detail = "no findings".to_string();
+                    if !self.pii.is_empty() {
+                        detail = format!(
+                            "personal data recorded, not blocked (input): {}",
+                            self.pii
+                                .iter()
+                                .map(|k| k.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        );
+                    } else if ratio > 0.0 {
+                        detail = format!("below the {} threshold", level.as_str());
+                    }
+                    (None, None, (1.0 - 0.5 * ratio).clamp(0.5, 1.0), detail)
                 }
-                (None, None, (1.0 - 0.5 * ratio).clamp(0.5, 1.0), detail)
-            }
-        };
+            };
         let mut spans = std::mem::take(&mut self.spans);
-        spans.sort_by(|a, b| a.start.cmp(&b.start).then(a.end.cmp(&b.end)).then(a.rule.cmp(&b.rule)));
-        let text = matches!(action, Action::Sanitized | Action::Redacted).then(|| std::mem::take(&mut self.rewritten));
+        spans.sort_by(|a, b| {
+            a.start
+                .cmp(&b.start)
+                .then(a.end.cmp(&b.end))
+                .then(a.rule.cmp(&b.rule))
+        });
+        let text = matches!(action, Action::Sanitized | Action::Redacted)
+            .then(|| std::mem::take(&mut self.rewritten));
         Verdict {
             passed: action.passes(),
             action,

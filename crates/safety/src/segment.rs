@@ -21,7 +21,9 @@ use crate::html::{Lexer, Name};
 pub(crate) const MIN_UNIT: usize = 64;
 
 /// Elements inside which a cut is never taken (they are sanitised whole).
-const CONTAINERS: &[&str] = &["svg", "math", "form", "object", "applet", "frameset", "select", "button", "template"];
+const CONTAINERS: &[&str] = &[
+    "svg", "math", "form", "object", "applet", "frameset", "select", "button", "template",
+];
 
 #[derive(Debug, Clone, Copy)]
 struct Candidate {
@@ -73,7 +75,12 @@ impl Segmenter {
                         let words = self.tail_letters >= 3;
                         let sentence = self.after_punct;
                         if words || sentence {
-                            self.candidate = Some(Candidate { at, words, sentence, letters: 0 });
+                            self.candidate = Some(Candidate {
+                                at,
+                                words,
+                                sentence,
+                                letters: 0,
+                            });
                         }
                     }
                 }
@@ -97,7 +104,9 @@ impl Segmenter {
 
     /// Confirms or drops the pending candidate with the next character.
     fn resolve(&mut self, c: char, cuts: &mut Vec<usize>) {
-        let Some(mut cand) = self.candidate.take() else { return };
+        let Some(mut cand) = self.candidate.take() else {
+            return;
+        };
         if cand.sentence && cand.letters == 0 && c.is_uppercase() {
             self.cut(cand.at, cuts);
             return;
@@ -137,7 +146,8 @@ impl Segmenter {
                     }
                     Some(_) => {}
                     None => {
-                        let self_closed_foreign = tag.self_closing && matches!(name, "svg" | "math");
+                        let self_closed_foreign =
+                            tag.self_closing && matches!(name, "svg" | "math");
                         if !tag.is_end && CONTAINERS.contains(&name) && !self_closed_foreign {
                             self.container = Some((tag.name, 1));
                         }
