@@ -4,10 +4,13 @@
 //! Organised by feature: `auth` (sessions, permissions), `identity` (users), `tenancy`
 //! (districts, tenants), `audit`; with `db` and `http` as the shared floor.
 
+pub mod assignments;
 pub mod audit;
 pub mod auth;
 pub mod config;
+pub mod courses;
 pub mod db;
+pub mod discussions;
 pub mod embedded;
 pub mod http;
 pub mod identity;

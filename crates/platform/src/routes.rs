@@ -14,6 +14,9 @@ use crate::http::page::{Page, PageParams};
 use crate::http::AppState;
 use crate::identity::users;
 use crate::tenancy;
+use crate::{assignments, courses, discussions};
+use assignments::submissions;
+use courses::enrollments;
 
 pub fn register(api: &mut Api) {
     use Access::*;
@@ -123,6 +126,10 @@ pub fn register(api: &mut Api) {
         tenancy::operator_list,
     );
 
+    register_courses(api);
+    register_assignments(api);
+    register_discussions(api);
+
     crate::jobs::routes::register(api);
 }
 
@@ -155,4 +162,297 @@ async fn health(State(state): State<AppState>) -> Response {
 
 async fn openapi(State(state): State<AppState>) -> Json<serde_json::Value> {
     Json(state.openapi().clone())
+}
+
+fn register_courses(api: &mut Api) {
+    use Access::Tenant;
+    let (ok, created, gone) = (StatusCode::OK, StatusCode::CREATED, StatusCode::NO_CONTENT);
+    api.add(
+        Op::get("/api/v1/courses", Tenant(perm::COURSES_READ))
+            .summary(
+                "courses",
+                "Courses the caller may see, by name, with sections, academic year and counters",
+            )
+            .query::<courses::CourseListParams>()
+            .response::<Page<courses::CourseView>>(ok),
+        courses::list,
+    );
+    api.add(
+        Op::post("/api/v1/courses", Tenant(perm::COURSES_MANAGE))
+            .summary("courses", "Create a course with its sections; a teacher creating it teaches the first section")
+            .request::<courses::CreateCourse>()
+            .response::<courses::CourseView>(created),
+        courses::create,
+    );
+    api.add(
+        Op::get("/api/v1/courses/{id}", Tenant(perm::COURSES_READ))
+            .summary(
+                "courses",
+                "One course with sections, academic year and counters",
+            )
+            .response::<courses::CourseView>(ok),
+        courses::show,
+    );
+    api.add(
+        Op::put("/api/v1/courses/{id}", Tenant(perm::COURSES_MANAGE))
+            .summary("courses", "Update a course (its staff)")
+            .request::<courses::UpdateCourse>()
+            .response::<courses::CourseView>(ok),
+        courses::update,
+    );
+    api.add(
+        Op::post("/api/v1/courses/{id}/archive", Tenant(perm::COURSES_MANAGE))
+            .summary(
+                "courses",
+                "Archive a course: hidden from students and guardians",
+            )
+            .response::<courses::CourseView>(ok),
+        courses::archive,
+    );
+    api.add(
+        Op::delete("/api/v1/courses/{id}", Tenant(perm::COURSES_MANAGE))
+            .summary(
+                "courses",
+                "Delete a course; refused while it has submissions unless archived",
+            )
+            .response::<()>(gone),
+        courses::delete,
+    );
+    api.add(
+        Op::get("/api/v1/courses/{id}/sections", Tenant(perm::COURSES_READ))
+            .summary("courses", "Sections of a course")
+            .query::<PageParams>()
+            .response::<Page<enrollments::SectionView>>(ok),
+        enrollments::list_sections,
+    );
+    api.add(
+        Op::post(
+            "/api/v1/courses/{id}/sections",
+            Tenant(perm::COURSES_MANAGE),
+        )
+        .summary("courses", "Add a section to a course")
+        .request::<enrollments::CreateSection>()
+        .response::<enrollments::SectionView>(created),
+        enrollments::create_section,
+    );
+    api.add(
+        Op::get(
+            "/api/v1/sections/{id}/enrollments",
+            Tenant(perm::COURSES_READ),
+        )
+        .summary("courses", "The roster of a section (course staff)")
+        .query::<PageParams>()
+        .response::<Page<enrollments::EnrollmentView>>(ok),
+        enrollments::list_enrollments,
+    );
+    api.add(
+        Op::post(
+            "/api/v1/sections/{id}/enrollments",
+            Tenant(perm::COURSES_MANAGE),
+        )
+        .summary(
+            "courses",
+            "Enroll one or many users (up to 1000) in a section",
+        )
+        .request::<enrollments::CreateEnrollments>()
+        .response::<enrollments::CreatedEnrollments>(created),
+        enrollments::create_enrollments,
+    );
+    api.add(
+        Op::delete("/api/v1/enrollments/{id}", Tenant(perm::COURSES_MANAGE))
+            .summary("courses", "Remove an enrollment")
+            .response::<()>(gone),
+        enrollments::delete_enrollment,
+    );
+}
+
+fn register_assignments(api: &mut Api) {
+    use Access::Tenant;
+    let (ok, created, gone) = (StatusCode::OK, StatusCode::CREATED, StatusCode::NO_CONTENT);
+    api.add(
+        Op::get(
+            "/api/v1/courses/{id}/assignments",
+            Tenant(perm::ASSIGNMENTS_READ),
+        )
+        .summary(
+            "assignments",
+            "Assignments of a course by due date, with creator name and rubric id",
+        )
+        .query::<assignments::AssignmentListParams>()
+        .response::<Page<assignments::AssignmentView>>(ok),
+        assignments::list,
+    );
+    api.add(
+        Op::post(
+            "/api/v1/courses/{id}/assignments",
+            Tenant(perm::ASSIGNMENTS_MANAGE),
+        )
+        .summary(
+            "assignments",
+            "Create an assignment (a draft unless publish is true)",
+        )
+        .request::<assignments::CreateAssignment>()
+        .response::<assignments::AssignmentView>(created),
+        assignments::create,
+    );
+    api.add(
+        Op::get("/api/v1/assignments/{id}", Tenant(perm::ASSIGNMENTS_READ))
+            .summary("assignments", "One assignment")
+            .response::<assignments::AssignmentView>(ok),
+        assignments::show,
+    );
+    api.add(
+        Op::put("/api/v1/assignments/{id}", Tenant(perm::ASSIGNMENTS_MANAGE))
+            .summary("assignments", "Update an assignment")
+            .request::<assignments::UpdateAssignment>()
+            .response::<assignments::AssignmentView>(ok),
+        assignments::update,
+    );
+    api.add(
+        Op::post(
+            "/api/v1/assignments/{id}/publish",
+            Tenant(perm::ASSIGNMENTS_MANAGE),
+        )
+        .summary("assignments", "Publish a draft assignment")
+        .response::<assignments::AssignmentView>(ok),
+        assignments::publish,
+    );
+    api.add(
+        Op::post(
+            "/api/v1/assignments/{id}/archive",
+            Tenant(perm::ASSIGNMENTS_MANAGE),
+        )
+        .summary("assignments", "Archive an assignment")
+        .response::<assignments::AssignmentView>(ok),
+        assignments::archive,
+    );
+    api.add(
+        Op::delete("/api/v1/assignments/{id}", Tenant(perm::ASSIGNMENTS_MANAGE))
+            .summary(
+                "assignments",
+                "Delete an assignment; refused while it has submissions unless archived",
+            )
+            .response::<()>(gone),
+        assignments::delete,
+    );
+    api.add(
+        Op::get(
+            "/api/v1/assignments/{id}/submissions",
+            Tenant(perm::SUBMISSIONS_READ),
+        )
+        .summary(
+            "submissions",
+            "Submissions with student and grader names (students: their own)",
+        )
+        .query::<submissions::SubmissionListParams>()
+        .response::<Page<submissions::SubmissionView>>(ok),
+        submissions::list,
+    );
+    api.add(
+        Op::post(
+            "/api/v1/assignments/{id}/submissions",
+            Tenant(perm::SUBMISSIONS_CREATE),
+        )
+        .summary(
+            "submissions",
+            "Submit work (the signed-in student); a resubmission is the next attempt",
+        )
+        .request::<submissions::CreateSubmission>()
+        .response::<submissions::SubmissionView>(created),
+        submissions::create,
+    );
+    api.add(
+        Op::get("/api/v1/submissions/{id}", Tenant(perm::SUBMISSIONS_READ))
+            .summary("submissions", "One submission")
+            .response::<submissions::SubmissionView>(ok),
+        submissions::show,
+    );
+    api.add(
+        Op::put(
+            "/api/v1/submissions/{id}/grade",
+            Tenant(perm::SUBMISSIONS_GRADE),
+        )
+        .summary(
+            "submissions",
+            "Grade a submission (0 to points_possible) with feedback",
+        )
+        .request::<submissions::GradeSubmission>()
+        .response::<submissions::SubmissionView>(ok),
+        submissions::grade,
+    );
+    api.add(
+        Op::post(
+            "/api/v1/submissions/{id}/return",
+            Tenant(perm::SUBMISSIONS_GRADE),
+        )
+        .summary("submissions", "Return graded work to the student")
+        .response::<submissions::SubmissionView>(ok),
+        submissions::return_to_student,
+    );
+}
+
+fn register_discussions(api: &mut Api) {
+    use Access::Tenant;
+    let (ok, created, gone) = (StatusCode::OK, StatusCode::CREATED, StatusCode::NO_CONTENT);
+    api.add(
+        Op::get(
+            "/api/v1/courses/{id}/discussions",
+            Tenant(perm::DISCUSSIONS_READ),
+        )
+        .summary("discussions", "Discussions of a course, pinned first")
+        .query::<PageParams>()
+        .response::<Page<discussions::DiscussionView>>(ok),
+        discussions::list,
+    );
+    api.add(
+        Op::post(
+            "/api/v1/courses/{id}/discussions",
+            Tenant(perm::DISCUSSIONS_MANAGE),
+        )
+        .summary("discussions", "Start a discussion (course staff)")
+        .request::<discussions::CreateDiscussion>()
+        .response::<discussions::DiscussionView>(created),
+        discussions::create,
+    );
+    api.add(
+        Op::get("/api/v1/discussions/{id}", Tenant(perm::DISCUSSIONS_READ))
+            .summary("discussions", "One discussion")
+            .response::<discussions::DiscussionView>(ok),
+        discussions::show,
+    );
+    api.add(
+        Op::get(
+            "/api/v1/discussions/{id}/posts",
+            Tenant(perm::DISCUSSIONS_READ),
+        )
+        .summary(
+            "discussions",
+            "Posts of a discussion, oldest first; threads via parent_post_id",
+        )
+        .query::<PageParams>()
+        .response::<Page<discussions::PostView>>(ok),
+        discussions::list_posts,
+    );
+    api.add(
+        Op::post(
+            "/api/v1/discussions/{id}/posts",
+            Tenant(perm::DISCUSSIONS_POST),
+        )
+        .summary("discussions", "Post (or reply with parent_post_id)")
+        .request::<discussions::CreatePost>()
+        .response::<discussions::PostView>(created),
+        discussions::create_post,
+    );
+    api.add(
+        Op::delete(
+            "/api/v1/discussion_posts/{id}",
+            Tenant(perm::DISCUSSIONS_POST),
+        )
+        .summary(
+            "discussions",
+            "Delete a post and its replies (author or course staff)",
+        )
+        .response::<()>(gone),
+        discussions::delete_post,
+    );
 }

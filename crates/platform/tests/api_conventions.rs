@@ -300,3 +300,36 @@ async fn production_uses_the_host_prefixed_secure_cookie_only() {
         "the development cookie is refused in production"
     );
 }
+
+#[tokio::test]
+async fn development_responses_report_statement_counts_in_server_timing() {
+    let app = TestApp::spawn().await;
+    app.create_tenant("alpha", None).await;
+    let admin = app.create_user("alpha", "admin", &["admin"], false).await;
+    let res = app
+        .client
+        .get(format!("{}/api/v1/users", app.base_url))
+        .bearer_auth(&admin.token)
+        .send()
+        .await
+        .unwrap();
+    let timing = res
+        .headers()
+        .get("server-timing")
+        .expect("Server-Timing in development")
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(timing.starts_with("db;desc=\""), "{timing}");
+    let n: u64 = timing
+        .trim_start_matches("db;desc=\"")
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        n >= 4,
+        "the auth lookup and the list run statements: {timing}"
+    );
+}

@@ -30,6 +30,17 @@ fn password_hash() -> String {
     .clone()
 }
 
+/// Installs the statement-counting tracing layer once per test process, as `k12`
+/// does at start, so `Server-Timing` reports statements in tests too.
+fn install_statement_counter() {
+    use tracing_subscriber::layer::SubscriberExt;
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let subscriber = tracing_subscriber::registry().with(platform::http::statements::layer());
+        let _ = tracing::subscriber::set_global_default(subscriber);
+    });
+}
+
 /// A user made by a factory, with a session token once signed in.
 #[derive(Clone, Debug)]
 pub struct TestUser {
@@ -68,6 +79,7 @@ impl TestApp {
     }
 
     pub async fn spawn_with_env(env: platform::config::Environment) -> Self {
+        install_statement_counter();
         let db = TestDb::new().await;
         let state =
             platform::http::AppState::new(db.db.clone(), platform::http::ServiceConfig { env });

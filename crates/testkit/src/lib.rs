@@ -11,6 +11,8 @@
 
 mod app;
 mod cluster;
+mod school;
 
 pub use app::{Actor, TestApp, TestUser};
 pub use cluster::{TestDb, APP_PASSWORD, OWNER_PASSWORD};
+pub use school::School;

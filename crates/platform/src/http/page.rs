@@ -71,3 +71,28 @@ impl<T> Page<T> {
         }
     }
 }
+
+/// The cursor of lists ordered by a nullable instant (ascending, NULLs last) then id.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TimeCursor(pub Option<chrono::DateTime<chrono::Utc>>, pub i64);
+
+impl TimeCursor {
+    /// The keyset condition for `ORDER BY {col} ASC NULLS LAST, {id_col}` with the cursor's
+    /// instant in `$at` and id in `$id` (both NULL on the first page).
+    pub fn condition(col: &str, id_col: &str, at: usize, id: usize) -> String {
+        format!(
+            "(${id}::bigint IS NULL
+              OR (${at}::timestamptz IS NOT NULL AND (({col}, {id_col}) > (${at}, ${id}) OR {col} IS NULL))
+              OR (${at}::timestamptz IS NULL AND {col} IS NULL AND {id_col} > ${id}))"
+        )
+    }
+}
+
+/// Deserialises a field that may be absent (`None`), `null` (`Some(None)`) or a value.
+pub fn double_option<'de, T, D>(de: D) -> Result<Option<Option<T>>, D::Error>
+where
+    T: serde::Deserialize<'de>,
+    D: serde::Deserializer<'de>,
+{
+    Option::<T>::deserialize(de).map(Some)
+}
