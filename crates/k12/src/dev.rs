@@ -149,6 +149,9 @@ async fn run_with_cluster(
         ),
     };
 
+    // Background jobs and schedules, stopped by the same signal as the API and awaited
+    // below, before PostgreSQL stops.
+    let worker = crate::worker::spawn_in_dev(db.clone())?;
     let app_state = platform::http::AppState::new(
         db,
         platform::http::ServiceConfig {
@@ -182,6 +185,7 @@ async fn run_with_cluster(
     print_banner(&api_url, dir, &logins);
 
     server.await??;
+    worker.await??;
     Ok(())
 }
 

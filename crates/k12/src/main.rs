@@ -2,6 +2,8 @@
 
 mod dbargs;
 mod dev;
+mod jobs_cli;
+mod worker;
 
 use std::process::ExitCode;
 
@@ -25,6 +27,13 @@ enum Command {
     /// Manage platform operators.
     #[command(subcommand)]
     Operator(OperatorCommand),
+    /// Run background jobs and fire schedules (production; configuration from the
+    /// environment: DATABASE_URL and K12_WORKER_*). Stops on SIGTERM within
+    /// K12_WORKER_SHUTDOWN_SECS.
+    Worker,
+    /// Inspect the job queues and schedules; run a schedule now.
+    #[command(subcommand)]
+    Jobs(jobs_cli::JobsCommand),
 }
 
 #[derive(Subcommand, Debug)]
@@ -73,6 +82,8 @@ fn main() -> ExitCode {
             Command::Dev(args) => dev::run(args).await,
             Command::Serve => serve().await,
             Command::Migrate => migrate().await,
+            Command::Worker => worker::run().await,
+            Command::Jobs(command) => jobs_cli::run(command).await,
             Command::Operator(OperatorCommand::Create { email, name, db }) => {
                 create_operator(&email, &name, &db).await
             }

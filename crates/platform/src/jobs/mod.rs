@@ -35,7 +35,7 @@ use crate::db::Db;
 
 pub use clock::{Clock, ManualClock, ScaledClock, SystemClock};
 pub use registry::Registry;
-pub use schedule::{run_schedule_now, tick_schedules, Schedule, TickDecision};
+pub use schedule::{run_schedule_now, sync_schedules, tick_schedules, Schedule, TickDecision};
 pub use worker::{clock_from_vars, Worker, WorkerConfig};
 
 /// The named queues. Workers serve a list of them (`K12_WORKER_QUEUES`) and claim from

@@ -4,5 +4,5 @@
 mod cleanup;
 mod probe;
 
-pub use cleanup::{CleanupExpired, CleanupReport};
+pub use cleanup::{cleanup, CleanupExpired, CleanupReport};
 pub use probe::Probe;
