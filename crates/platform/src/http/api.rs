@@ -198,8 +198,12 @@ fn openapi(operations: &[Operation]) -> Value {
             .split('/')
             .filter_map(|seg| seg.strip_prefix('{')?.strip_suffix('}'))
             .map(|name| {
-                json!({ "name": name, "in": "path", "required": true,
-                        "schema": { "type": "integer", "format": "int64" } })
+                let schema = if name == "id" || name.ends_with("_id") {
+                    json!({ "type": "integer", "format": "int64" })
+                } else {
+                    json!({ "type": "string" })
+                };
+                json!({ "name": name, "in": "path", "required": true, "schema": schema })
             })
             .collect();
         if let Some(query) = op.query {
