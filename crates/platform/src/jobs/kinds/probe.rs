@@ -25,6 +25,9 @@ pub struct Probe {
     /// Milliseconds to hold the job after recording the effect.
     #[serde(default)]
     pub hold_ms: u64,
+    /// Hold only during the first N attempts (default: every attempt).
+    #[serde(default)]
+    pub hold_attempts: Option<i32>,
     /// Fail every attempt (exercises retries, the failed state and alerting).
     #[serde(default)]
     pub fail: bool,
@@ -38,6 +41,7 @@ impl Probe {
         Self {
             key: key.into(),
             hold_ms: 0,
+            hold_attempts: None,
             fail: false,
             unique: false,
         }
@@ -73,7 +77,9 @@ impl Job for Probe {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
-        tokio::time::sleep(Duration::from_millis(self.hold_ms).min(MAX_HOLD)).await;
+        if self.hold_attempts.is_none_or(|n| ctx.attempt <= n) {
+            tokio::time::sleep(Duration::from_millis(self.hold_ms).min(MAX_HOLD)).await;
+        }
         Ok(())
     }
 }
