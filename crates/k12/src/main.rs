@@ -34,6 +34,21 @@ enum Command {
     /// Inspect the job queues and schedules; run a schedule now.
     #[command(subcommand)]
     Jobs(jobs_cli::JobsCommand),
+    /// Maintenance tasks for operators.
+    #[command(subcommand)]
+    Maintenance(MaintenanceCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum MaintenanceCommand {
+    /// Recompute every counter cache from COUNT(*) and print each drift it fixed (JSON
+    /// lines), then a summary. `--check` reports without fixing and exits 1 on drift.
+    Recount {
+        #[arg(long)]
+        check: bool,
+        #[command(flatten)]
+        db: dbargs::DbArgs,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -53,15 +68,20 @@ fn init_tracing() {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=info"));
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::Layer;
     let json = std::env::var("K12_LOG_FORMAT").is_ok_and(|v| v == "json");
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    if json {
-        builder.json().init();
+    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let fmt = if json {
+        fmt.json().with_filter(filter).boxed()
     } else {
-        builder.init();
-    }
+        fmt.with_filter(filter).boxed()
+    };
+    tracing_subscriber::registry()
+        .with(fmt)
+        .with(platform::http::statements::layer())
+        .init();
 }
 
 fn main() -> ExitCode {
@@ -84,6 +104,9 @@ fn main() -> ExitCode {
             Command::Migrate => migrate().await,
             Command::Worker => worker::run().await,
             Command::Jobs(command) => jobs_cli::run(command).await,
+            Command::Maintenance(MaintenanceCommand::Recount { check, db }) => {
+                recount(check, &db).await
+            }
             Command::Operator(OperatorCommand::Create { email, name, db }) => {
                 create_operator(&email, &name, &db).await
             }
@@ -144,6 +167,30 @@ async fn migrate() -> anyhow::Result<()> {
         })?;
     platform::db::migrate(&url).await?;
     println!("migrations applied");
+    Ok(())
+}
+
+async fn recount(check_only: bool, db: &dbargs::DbArgs) -> anyhow::Result<()> {
+    let conn = db.connect().await?;
+    let started = std::time::Instant::now();
+    let drift = if check_only {
+        platform::counters::drift(&conn.db).await?
+    } else {
+        platform::counters::recount(&conn.db).await?
+    };
+    conn.finish()?;
+    for d in &drift {
+        println!("{}", serde_json::to_string(d)?);
+    }
+    let verb = if check_only { "found" } else { "fixed" };
+    eprintln!(
+        "recount: {verb} {} drifted counter(s) in {:.1} s",
+        drift.len(),
+        started.elapsed().as_secs_f64()
+    );
+    if check_only && !drift.is_empty() {
+        anyhow::bail!("counter caches drifted; run `k12 maintenance recount` to fix them");
+    }
     Ok(())
 }
 

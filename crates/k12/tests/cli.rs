@@ -18,7 +18,14 @@ fn temp_dir(name: &str) -> PathBuf {
 
 fn start_dev(dir: &Path) -> Child {
     Command::new(K12)
-        .args(["dev", "--listen", "127.0.0.1:0", "--gateway-listen", "127.0.0.1:0", "--data-dir"])
+        .args([
+            "dev",
+            "--listen",
+            "127.0.0.1:0",
+            "--gateway-listen",
+            "127.0.0.1:0",
+            "--data-dir",
+        ])
         .arg(dir)
         .stdin(Stdio::null())
         .stdout(std::fs::File::create(dir.join("stdout.log")).unwrap())
@@ -34,29 +41,45 @@ async fn wait_for_dev_json(dir: &Path, child: &mut Child) -> Value {
             return serde_json::from_str(&text).unwrap();
         }
         if let Some(status) = child.try_wait().unwrap() {
-            panic!("k12 dev exited early ({status}): {}", std::fs::read_to_string(dir.join("stderr.log")).unwrap_or_default());
+            panic!(
+                "k12 dev exited early ({status}): {}",
+                std::fs::read_to_string(dir.join("stderr.log")).unwrap_or_default()
+            );
         }
-        assert!(Instant::now() < deadline, "dev.json did not appear: {}", std::fs::read_to_string(dir.join("stderr.log")).unwrap_or_default());
+        assert!(
+            Instant::now() < deadline,
+            "dev.json did not appear: {}",
+            std::fs::read_to_string(dir.join("stderr.log")).unwrap_or_default()
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
 
 fn terminate(child: &mut Child) -> std::process::ExitStatus {
-    let ok = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let ok = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(ok.success());
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         if let Some(status) = child.try_wait().unwrap() {
             return status;
         }
-        assert!(Instant::now() < deadline, "k12 dev did not stop within 60 s of SIGTERM");
+        assert!(
+            Instant::now() < deadline,
+            "k12 dev did not stop within 60 s of SIGTERM"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }
 
 async fn post(client: &reqwest::Client, url: String, body: Value) -> (u16, Value) {
     let res = client.post(url).json(&body).send().await.unwrap();
-    (res.status().as_u16(), res.json().await.unwrap_or(Value::Null))
+    (
+        res.status().as_u16(),
+        res.json().await.unwrap_or(Value::Null),
+    )
 }
 
 #[tokio::test]
@@ -67,50 +90,98 @@ async fn dev_runs_the_product_reuses_its_data_and_stops_cleanly() {
     let mut dev = start_dev(&dir);
     let first = wait_for_dev_json(&dir, &mut dev).await;
     let api = first["api_url"].as_str().unwrap().to_string();
-    assert!(!api.ends_with(":0"), "dev.json reports the real port: {api}");
+    assert!(
+        !api.ends_with(":0"),
+        "dev.json reports the real port: {api}"
+    );
     let tenants = first["tenants"].as_array().unwrap();
-    let slugs: Vec<&str> = tenants.iter().map(|t| t["slug"].as_str().unwrap()).collect();
+    let slugs: Vec<&str> = tenants
+        .iter()
+        .map(|t| t["slug"].as_str().unwrap())
+        .collect();
     assert_eq!(slugs, ["demo", "demo-north"]);
     let mut admin_token = String::new();
     for tenant in tenants {
-        let roles: Vec<&str> = tenant["logins"].as_array().unwrap().iter().map(|l| l["role"].as_str().unwrap()).collect();
-        assert_eq!(roles, ["admin", "teacher", "student", "student", "guardian"]);
+        let roles: Vec<&str> = tenant["logins"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l["role"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            roles,
+            ["admin", "teacher", "student", "student", "guardian"]
+        );
         for login in tenant["logins"].as_array().unwrap() {
             let (s, b) = post(&client, format!("{api}/api/v1/auth/login"),
                 json!({"tenant": tenant["slug"], "email": login["email"], "password": login["password"]})).await;
             assert_eq!(s, 200, "{login}: {b}");
-            assert!(b["user"]["roles"].as_array().unwrap().contains(&login["role"]));
+            assert!(b["user"]["roles"]
+                .as_array()
+                .unwrap()
+                .contains(&login["role"]));
             if tenant["slug"] == "demo" && login["role"] == "admin" {
                 admin_token = b["token"].as_str().unwrap().to_string();
             }
         }
     }
-    let (s, _) = post(&client, format!("{api}/api/v1/operator/login"),
-        json!({"email": first["operator"]["email"], "password": first["operator"]["password"]})).await;
+    let (s, _) = post(
+        &client,
+        format!("{api}/api/v1/operator/login"),
+        json!({"email": first["operator"]["email"], "password": first["operator"]["password"]}),
+    )
+    .await;
     assert_eq!(s, 200);
-    let users = client.get(format!("{api}/api/v1/users")).bearer_auth(&admin_token).send().await.unwrap();
+    let users = client
+        .get(format!("{api}/api/v1/users"))
+        .bearer_auth(&admin_token)
+        .send()
+        .await
+        .unwrap();
     let users: Value = users.json().await.unwrap();
     assert_eq!(users["data"].as_array().unwrap().len(), 5, "{users}");
     for key in ["database_url", "owner_database_url"] {
-        assert!(first[key].as_str().unwrap().starts_with("postgres://"), "{key}");
+        assert!(
+            first[key].as_str().unwrap().starts_with("postgres://"),
+            "{key}"
+        );
     }
 
     let status = terminate(&mut dev);
     assert!(status.success(), "k12 dev exit status {status}");
-    assert!(!dir.join("pg/postmaster.pid").exists(), "PostgreSQL was stopped with k12 dev");
-    assert!(!dir.join("dev.json").exists(), "dev.json is removed when the product stops");
+    assert!(
+        !dir.join("pg/postmaster.pid").exists(),
+        "PostgreSQL was stopped with k12 dev"
+    );
+    assert!(
+        !dir.join("dev.json").exists(),
+        "dev.json is removed when the product stops"
+    );
 
     // `operator create --data-dir` works against the stopped dev data directory.
     let out = Command::new(K12)
-        .args(["operator", "create", "--email", "second-ops@example.org", "--data-dir"])
+        .args([
+            "operator",
+            "create",
+            "--email",
+            "second-ops@example.org",
+            "--data-dir",
+        ])
         .arg(&dir)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stdout = String::from_utf8(out.stdout).unwrap();
     let setup_token = stdout.lines().last().unwrap().trim().to_string();
     assert!(setup_token.starts_with("k12p_"), "{stdout}");
-    assert!(!dir.join("pg/postmaster.pid").exists(), "operator create stops the cluster it started");
+    assert!(
+        !dir.join("pg/postmaster.pid").exists(),
+        "operator create stops the cluster it started"
+    );
 
     // A second run reuses the data: same logins, no duplicates, the new operator exists.
     let mut dev = start_dev(&dir);
@@ -119,13 +190,31 @@ async fn dev_runs_the_product_reuses_its_data_and_stops_cleanly() {
     assert_eq!(first["operator"], second["operator"]);
     let api = second["api_url"].as_str().unwrap().to_string();
     let login = &second["tenants"][0]["logins"][0];
-    let (s, b) = post(&client, format!("{api}/api/v1/auth/login"),
-        json!({"tenant": "demo", "email": login["email"], "password": login["password"]})).await;
+    let (s, b) = post(
+        &client,
+        format!("{api}/api/v1/auth/login"),
+        json!({"tenant": "demo", "email": login["email"], "password": login["password"]}),
+    )
+    .await;
     assert_eq!(s, 200);
-    let users = client.get(format!("{api}/api/v1/users")).bearer_auth(b["token"].as_str().unwrap()).send().await.unwrap();
+    let users = client
+        .get(format!("{api}/api/v1/users"))
+        .bearer_auth(b["token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
     let users: Value = users.json().await.unwrap();
-    assert_eq!(users["data"].as_array().unwrap().len(), 5, "no duplicate seeding: {users}");
-    let (s, b) = post(&client, format!("{api}/api/v1/auth/setup"), json!({"token": setup_token, "password": "second-operator-pw"})).await;
+    assert_eq!(
+        users["data"].as_array().unwrap().len(),
+        5,
+        "no duplicate seeding: {users}"
+    );
+    let (s, b) = post(
+        &client,
+        format!("{api}/api/v1/auth/setup"),
+        json!({"token": setup_token, "password": "second-operator-pw"}),
+    )
+    .await;
     assert_eq!((s, b["kind"].as_str()), (200, Some("operator")), "{b}");
     assert!(terminate(&mut dev).success());
     let _ = std::fs::remove_dir_all(&dir);
@@ -143,7 +232,11 @@ async fn migrate_applies_migrations_idempotently() {
             .env("DATABASE_OWNER_URL", db.owner_url())
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 }
 
@@ -152,9 +245,26 @@ fn invalid_configuration_stops_serve_naming_the_variable() {
     let cases: &[(&[(&str, &str)], &str)] = &[
         (&[], "DATABASE_URL"),
         (&[("DATABASE_URL", "mysql://x/y")], "DATABASE_URL"),
-        (&[("DATABASE_URL", "postgres://a@127.0.0.1/b")], "K12_SECRET_KEY"),
-        (&[("DATABASE_URL", "postgres://a@127.0.0.1/b"), ("K12_SECRET_KEY", "0123456789abcdef0123456789abcdef"), ("K12_LISTEN", "nowhere")], "K12_LISTEN"),
-        (&[("DATABASE_URL", "postgres://a@127.0.0.1/b"), ("K12_SECRET_KEY", "0123456789abcdef0123456789abcdef"), ("K12_ENV", "staging")], "K12_ENV"),
+        (
+            &[("DATABASE_URL", "postgres://a@127.0.0.1/b")],
+            "K12_SECRET_KEY",
+        ),
+        (
+            &[
+                ("DATABASE_URL", "postgres://a@127.0.0.1/b"),
+                ("K12_SECRET_KEY", "0123456789abcdef0123456789abcdef"),
+                ("K12_LISTEN", "nowhere"),
+            ],
+            "K12_LISTEN",
+        ),
+        (
+            &[
+                ("DATABASE_URL", "postgres://a@127.0.0.1/b"),
+                ("K12_SECRET_KEY", "0123456789abcdef0123456789abcdef"),
+                ("K12_ENV", "staging"),
+            ],
+            "K12_ENV",
+        ),
     ];
     for (vars, named) in cases {
         let out = Command::new(K12)
@@ -167,4 +277,64 @@ fn invalid_configuration_stops_serve_naming_the_variable() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(stderr.contains(named), "expected {named} in: {stderr}");
     }
+}
+
+#[tokio::test]
+async fn maintenance_recount_reports_and_fixes_drift() {
+    let db = testkit::TestDb::new().await;
+    let sys = db.db.system().await.unwrap();
+    let mut tx = platform::tenancy::create_tenant(
+        sys,
+        None,
+        "Alpha",
+        &platform::tenancy::Slug::parse("alpha").unwrap(),
+    )
+    .await
+    .unwrap();
+    sqlx::query("INSERT INTO courses (tenant_id, name) VALUES (current_tenant_id(), 'C')")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE tenants SET courses_count = 7")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let run = |args: &[&str]| {
+        Command::new(K12)
+            .args(["maintenance", "recount"])
+            .args(args)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("DATABASE_URL", db.app_url())
+            .output()
+            .unwrap()
+    };
+    let check = run(&["--check"]);
+    assert!(!check.status.success(), "drift makes --check fail");
+    let line: Value = serde_json::from_str(
+        String::from_utf8_lossy(&check.stdout)
+            .lines()
+            .next()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        (
+            line["counter"].as_str(),
+            line["stored"].as_i64(),
+            line["actual"].as_i64()
+        ),
+        (Some("courses_count"), Some(7), Some(1))
+    );
+    let fix = run(&[]);
+    assert!(
+        fix.status.success(),
+        "{}",
+        String::from_utf8_lossy(&fix.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&fix.stdout).lines().count(), 1);
+    let again = run(&["--check"]);
+    assert!(again.status.success());
+    assert_eq!(again.stdout.len(), 0);
 }
