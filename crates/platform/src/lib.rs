@@ -8,6 +8,7 @@ pub mod assignments;
 pub mod audit;
 pub mod auth;
 pub mod config;
+pub mod counters;
 pub mod courses;
 pub mod db;
 pub mod discussions;
