@@ -98,8 +98,18 @@ fn scan_html(text: &str, edits: &mut Vec<Edit>) {
     let bytes = text.as_bytes();
     let mut lexer = Lexer::default();
     let mut container: Option<(Name, u32, usize)> = None;
-    for (pos, &b) in bytes.iter().enumerate() {
-        let Some(tag) = lexer.step(b, pos) else {
+    let mut pos = 0;
+    while pos < bytes.len() {
+        if lexer.in_data() {
+            // Nothing happens in text until the next `<`.
+            match bytes[pos..].iter().position(|&b| b == b'<') {
+                Some(k) => pos += k,
+                None => break,
+            }
+        }
+        let step = lexer.step(bytes[pos], pos);
+        pos += 1;
+        let Some(tag) = step else {
             continue;
         };
         let name = tag.name.as_str();

@@ -3,13 +3,16 @@
 
 use std::collections::HashMap;
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use aho_corasick::automaton::{Automaton, StateID};
+use aho_corasick::dfa::DFA;
+use aho_corasick::{Anchored, MatchKind};
 
+use crate::injection::ANCHORS;
 use crate::lexicon::{Topic, PHRASES};
 use crate::normalize::normalize_phrase;
 
-/// A phrase found in a window of normalised text; `start..end` excludes the framing
-/// spaces.
+/// A phrase found in the normalised stream; `start..end` are stream positions without
+/// the framing spaces.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Hit {
     pub phrase: u16,
@@ -17,10 +20,16 @@ pub(crate) struct Hit {
     pub end: usize,
 }
 
+/// One DFA over every lexicon phrase (framed by spaces, so only whole words match) and
+/// the injection filter's anchor words. It runs over the normalised text of unit after
+/// unit with its state carried across, so a phrase that straddles two units is found
+/// without scanning anything twice.
 pub(crate) struct Classifier {
-    automaton: AhoCorasick,
-    /// Pattern id to phrase index.
+    dfa: DFA,
+    /// Pattern id to phrase index, for the lexicon patterns (the first ones).
     phrase_of: Vec<u16>,
+    /// Pattern id minus `phrase_of.len()` to anchor family.
+    anchor_family: Vec<u8>,
 }
 
 impl Classifier {
@@ -41,45 +50,81 @@ impl Classifier {
                 phrase_of.push(i as u16);
             }
         }
-        let automaton = AhoCorasickBuilder::new()
+        let mut anchor_family = Vec::new();
+        for (family, (_, words)) in ANCHORS.iter().enumerate() {
+            for w in *words {
+                patterns.push((*w).to_string());
+                anchor_family.push(family as u8);
+            }
+        }
+        let dfa = DFA::builder()
             .match_kind(MatchKind::Standard)
+            .prefilter(false)
             .build(&patterns)
             .expect("lexicon automaton");
         Self {
-            automaton,
+            dfa,
             phrase_of,
+            anchor_family,
         }
     }
 
-    /// Finds phrases in `window` (which must start and end with a space where a word
-    /// boundary is) that end at or after `new_from`; a phrase inside a longer phrase is
-    /// dropped, so "kill a python process" hides "kill".
-    pub(crate) fn scan(&self, window: &str, new_from: usize, out: &mut Vec<Hit>) {
-        let mut found: Vec<Hit> = self
-            .automaton
-            .find_overlapping_iter(window)
-            .map(|m| Hit {
-                phrase: self.phrase_of[m.pattern().as_usize()],
-                start: m.start() + 1,
-                end: m.end() - 1,
-            })
-            .collect();
-        if found.is_empty() {
+    /// The state before any text.
+    pub(crate) fn start(&self) -> StateID {
+        self.dfa
+            .start_state(Anchored::No)
+            .expect("unanchored start state")
+    }
+
+    /// Feeds normalised text that sits at stream position `pos`; appends every phrase
+    /// that ends in it and sets the bits of the anchor families seen.
+    pub(crate) fn feed(
+        &self,
+        state: &mut StateID,
+        text: &[u8],
+        pos: usize,
+        hits: &mut Vec<Hit>,
+        families: &mut u8,
+    ) {
+        let mut sid = *state;
+        for (i, &b) in text.iter().enumerate() {
+            sid = self.dfa.next_state(Anchored::No, sid, b);
+            if self.dfa.is_special(sid) && self.dfa.is_match(sid) {
+                let end = pos + i + 1;
+                for k in 0..self.dfa.match_len(sid) {
+                    let pid = self.dfa.match_pattern(sid, k).as_usize();
+                    if let Some(&phrase) = self.phrase_of.get(pid) {
+                        let len = self.dfa.pattern_len(self.dfa.match_pattern(sid, k));
+                        hits.push(Hit {
+                            phrase,
+                            start: end - len + 1,
+                            end: end - 1,
+                        });
+                    } else {
+                        *families |= 1 << self.anchor_family[pid - self.phrase_of.len()];
+                    }
+                }
+            }
+        }
+        *state = sid;
+    }
+
+    /// Drops phrases inside a longer phrase ("kill a python process" hides "kill").
+    pub(crate) fn drop_contained(hits: &mut Vec<Hit>) {
+        if hits.len() < 2 {
             return;
         }
-        found.sort_by(|a, b| a.start.cmp(&b.start).then(b.end.cmp(&a.end)));
+        hits.sort_by(|a, b| a.start.cmp(&b.start).then(b.end.cmp(&a.end)));
         let mut reach = 0usize;
         let mut reach_start = usize::MAX;
-        for h in found {
+        hits.retain(|h| {
             let contained = h.end <= reach && !(h.start == reach_start && h.end == reach);
             if h.end > reach {
                 reach = h.end;
                 reach_start = h.start;
             }
-            if !contained && h.end > new_from {
-                out.push(h);
-            }
-        }
+            !contained
+        });
     }
 
     pub(crate) fn topic(phrase: u16) -> Topic {
@@ -104,7 +149,15 @@ mod tests {
         let c = Classifier::new();
         let window = format!(" {} ", normalize(text).text.trim_end());
         let mut out = Vec::new();
-        c.scan(&window, 0, &mut out);
+        let mut families = 0;
+        c.feed(
+            &mut c.start(),
+            window.as_bytes(),
+            0,
+            &mut out,
+            &mut families,
+        );
+        Classifier::drop_contained(&mut out);
         out.iter().map(|h| Classifier::text(h.phrase)).collect()
     }
 

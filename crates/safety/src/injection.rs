@@ -10,128 +10,132 @@ const RULES: &[(&str, &str, &str)] = &[
     (
         "injection.override",
         "override",
-        r"\b(?:ignore|disregard|forget|override|bypass|skip|neglect|dismiss|abandon|drop|ignoring|disregarding)(?: (?:all|any|every|the|your|my|of|these|those|that|this|its|above|prior|previous))* (?:previous|prior|above|earlier|preceding|foregoing|former|initial|original|system|developer|safety|existing|old|past|given|preset|default)(?: [a-z]+){0,2}? (?:instructions?|prompts?|rules|directions|directives|guidelines|guardrails|context|messages|commands|constraints|restrictions|policies|programming|filters?|guidance|orders|text|conversation|settings)\b",
+        r"(?-u:\b)(?:ignore|disregard|forget|override|bypass|skip|neglect|dismiss|abandon|drop|ignoring|disregarding)(?: (?:all|any|every|the|your|my|of|these|those|that|this|its|above|prior|previous))* (?:previous|prior|above|earlier|preceding|foregoing|former|initial|original|system|developer|safety|existing|old|past|given|preset|default)(?: [a-z]+){0,2}? (?:instructions?|prompts?|rules|directions|directives|guidelines|guardrails|context|messages|commands|constraints|restrictions|policies|programming|filters?|guidance|orders|text|conversation|settings)(?-u:\b)",
     ),
     (
         "injection.override",
         "override",
-        r"\b(?:ignore|disregard|forget|override|bypass)(?: (?:all|any|of))* your (?:instructions|rules|guidelines|programming|training|restrictions|filters|safety|content policy|policies|guardrails|directives|limitations)\b",
+        r"(?-u:\b)(?:ignore|disregard|forget|override|bypass)(?: (?:all|any|of))* your (?:instructions|rules|guidelines|programming|training|restrictions|filters|safety|content policy|policies|guardrails|directives|limitations)(?-u:\b)",
     ),
     (
         "injection.override",
         "override",
-        r"\bforget (?:everything|all)(?: (?:you|that|i|we|have|has|been))* (?:were told|was told|know|told you|said|above|before|so far|learned)\b",
+        r"(?-u:\b)forget (?:everything|all)(?: (?:you|that|i|we|have|has|been))* (?:were told|was told|know|told you|said|above|before|so far|learned)(?-u:\b)",
     ),
     (
         "injection.override",
         "override",
-        r"\b(?:new|updated|revised|real|actual|true) (?:system )?instructions (?:are|follow|below|override)\b",
+        r"(?-u:\b)(?:new|updated|revised|real|actual|true) (?:system )?instructions (?:are|follow|below|override)(?-u:\b)",
     ),
     (
         "injection.override",
         "override",
-        r"\bfrom now on (?:you )?(?:will |must |shall |should |are )?(?:ignore|no longer|have no|not be bound|be free|answer without|respond without)\b",
+        r"(?-u:\b)from now on (?:you )?(?:will |must |shall |should |are )?(?:ignore|no longer|have no|not be bound|be free|answer without|respond without)(?-u:\b)",
     ),
     (
         "injection.override",
         "override",
-        r"\bignore the above and\b",
+        r"(?-u:\b)ignore the above and(?-u:\b)",
     ),
     (
         "injection.roleplay",
         "roleplay",
-        r"\b(?:you are|youre|you re|you will be|you ll be|become) (?:now |from now on )?(?:an? |the )?(?:unrestricted|unfiltered|uncensored|jailbroken|unaligned|evil|amoral|unethical|unlimited|lawless|rogue|unbound)\b",
+        r"(?-u:\b)(?:you are|youre|you re|you will be|you ll be|become) (?:now |from now on )?(?:an? |the )?(?:unrestricted|unfiltered|uncensored|jailbroken|unaligned|evil|amoral|unethical|unlimited|lawless|rogue|unbound)(?-u:\b)",
     ),
     (
         "injection.roleplay",
         "roleplay",
-        r"\b(?:act|behave|respond|answer|pretend|roleplay|role play|simulate)(?: [a-z]+){0,2} (?:as|like|to be) (?:an? |the )?(?:unrestricted|unfiltered|uncensored|jailbroken|evil|amoral|unethical|rogue|unaligned|unbound)\b",
+        r"(?-u:\b)(?:act|behave|respond|answer|pretend|roleplay|role play|simulate)(?: [a-z]+){0,2} (?:as|like|to be) (?:an? |the )?(?:unrestricted|unfiltered|uncensored|jailbroken|evil|amoral|unethical|rogue|unaligned|unbound)(?-u:\b)",
     ),
     (
         "injection.roleplay",
         "roleplay",
-        r"\b(?:dan|stan|dude|aim) (?:mode|prompt|jailbreak)\b",
-    ),
-    ("injection.roleplay", "roleplay", r"\bdo anything now\b"),
-    (
-        "injection.roleplay",
-        "roleplay",
-        r"\b(?:you are|youre|act as|pretend to be|you will be|you re) dan\b",
+        r"(?-u:\b)(?:dan|stan|dude|aim) (?:mode|prompt|jailbreak)(?-u:\b)",
     ),
     (
         "injection.roleplay",
         "roleplay",
-        r"\b(?:developer|dev|god|jailbreak|jailbroken|unrestricted|unfiltered|evil|debug|sudo|admin|dan) mode (?:enabled|activated|unlocked|engaged|output|response)\b",
+        r"(?-u:\b)do anything now\b",
     ),
     (
         "injection.roleplay",
         "roleplay",
-        r"\b(?:enter|enable|activate|switch to|turn on|go into|simulate|emulate) (?:jailbreak|jailbroken|unrestricted|unfiltered|evil|dan|god) mode\b",
+        r"(?-u:\b)(?:you are|youre|act as|pretend to be|you will be|you re) dan(?-u:\b)",
     ),
     (
         "injection.roleplay",
         "roleplay",
-        r"\b(?:you are|youre|you will be|you re|you ll be) (?:now )?(?:in|running in|operating in) (?:developer|dev|god|dan|debug|jailbreak|unrestricted|sudo|admin) mode\b",
+        r"(?-u:\b)(?:developer|dev|god|jailbreak|jailbroken|unrestricted|unfiltered|evil|debug|sudo|admin|dan) mode (?:enabled|activated|unlocked|engaged|output|response)(?-u:\b)",
     ),
     (
         "injection.roleplay",
         "roleplay",
-        r"\b(?:chatgpt|assistant|ai|model|bot|claude|gpt) with (?:developer|dan|god) mode\b",
+        r"(?-u:\b)(?:enter|enable|activate|switch to|turn on|go into|simulate|emulate) (?:jailbreak|jailbroken|unrestricted|unfiltered|evil|dan|god) mode(?-u:\b)",
     ),
     (
         "injection.roleplay",
         "roleplay",
-        r"\bjailbreak(?:ing|ed)? (?:yourself|you|the (?:ai|model|assistant|system|chatbot))\b",
+        r"(?-u:\b)(?:you are|youre|you will be|you re|you ll be) (?:now )?(?:in|running in|operating in) (?:developer|dev|god|dan|debug|jailbreak|unrestricted|sudo|admin) mode(?-u:\b)",
     ),
     (
         "injection.roleplay",
         "roleplay",
-        r"\bno (?:longer )?(?:bound|restricted|limited|constrained) by (?:any |your |the )?(?:rules|guidelines|restrictions|policies|filters|openai|anthropic|ethics|content policy)\b",
+        r"(?-u:\b)(?:chatgpt|assistant|ai|model|bot|claude|gpt) with (?:developer|dan|god) mode(?-u:\b)",
     ),
     (
         "injection.roleplay",
         "roleplay",
-        r"\b(?:respond|answer|reply|talk|speak|write)(?: [a-z]+){0,3} without (?:any )?(?:restrictions|filters|censorship|limitations|guidelines|moral|ethical|safety)\b",
+        r"(?-u:\b)jailbreak(?:ing|ed)? (?:yourself|you|the (?:ai|model|assistant|system|chatbot))(?-u:\b)",
     ),
     (
         "injection.roleplay",
         "roleplay",
-        r"\bwithout (?:any )?(?:moral|ethical) (?:restrictions|guidelines|limits|constraints)\b",
+        r"(?-u:\b)no (?:longer )?(?:bound|restricted|limited|constrained) by (?:any |your |the )?(?:rules|guidelines|restrictions|policies|filters|openai|anthropic|ethics|content policy)(?-u:\b)",
     ),
     (
         "injection.roleplay",
         "roleplay",
-        r"\b(?:disable|turn off|remove|deactivate|bypass|ignore) (?:your |the |all |any )?(?:safety|content) (?:filters?|guidelines|restrictions|settings|protocols|mode|policy|policies)\b",
+        r"(?-u:\b)(?:respond|answer|reply|talk|speak|write)(?: [a-z]+){0,3} without (?:any )?(?:restrictions|filters|censorship|limitations|guidelines|moral|ethical|safety)(?-u:\b)",
+    ),
+    (
+        "injection.roleplay",
+        "roleplay",
+        r"(?-u:\b)without (?:any )?(?:moral|ethical) (?:restrictions|guidelines|limits|constraints)(?-u:\b)",
+    ),
+    (
+        "injection.roleplay",
+        "roleplay",
+        r"(?-u:\b)(?:disable|turn off|remove|deactivate|bypass|ignore) (?:your |the |all |any )?(?:safety|content) (?:filters?|guidelines|restrictions|settings|protocols|mode|policy|policies)(?-u:\b)",
     ),
     (
         "injection.extraction",
         "extraction",
-        r"\b(?:reveal|show|print|repeat|display|output|tell me|give me|what is|what are|whats|what were|leak|dump|recite|copy|paste|write out|list|share|spell out|translate)(?: [a-z]+){0,3} (?:your|the) (?:system prompt|system message|initial prompt|hidden prompt|original prompt|secret prompt|initial instructions|hidden instructions|original instructions|secret instructions|system instructions|developer instructions|developer message|pre prompt|preprompt|instructions above|prompt above|text above)\b",
+        r"(?-u:\b)(?:reveal|show|print|repeat|display|output|tell me|give me|what is|what are|whats|what were|leak|dump|recite|copy|paste|write out|list|share|spell out|translate)(?: [a-z]+){0,3} (?:your|the) (?:system prompt|system message|initial prompt|hidden prompt|original prompt|secret prompt|initial instructions|hidden instructions|original instructions|secret instructions|system instructions|developer instructions|developer message|pre prompt|preprompt|instructions above|prompt above|text above)(?-u:\b)",
     ),
     (
         "injection.extraction",
         "extraction",
-        r"\brepeat (?:the )?(?:words|text|everything|all)(?: [a-z]+)? (?:above|before this)\b",
+        r"(?-u:\b)repeat (?:the )?(?:words|text|everything|all)(?: [a-z]+)? (?:above|before this)(?-u:\b)",
     ),
     (
         "injection.extraction",
         "extraction",
-        r"\b(?:what|which) (?:instructions|rules) (?:were you|have you been|are you) (?:given|told|programmed)\b",
+        r"(?-u:\b)(?:what|which) (?:instructions|rules) (?:were you|have you been|are you) (?:given|told|programmed)(?-u:\b)",
     ),
     (
         "injection.encoding",
         "encoding",
-        r"\b(?:decode|decipher|translate|convert|interpret|unscramble)(?: [a-z0-9]+){0,4} (?:base ?(?:64|6a)|rot ?(?:13|ie)|hex|binary|morse|caesar)(?: [a-z0-9]+){0,6} (?:and|then) (?:follow|execute|do|obey|run|perform|act on|carry out|comply)\b",
+        r"(?-u:\b)(?:decode|decipher|translate|convert|interpret|unscramble)(?: [a-z0-9]+){0,4} (?:base ?(?:64|6a)|rot ?(?:13|ie)|hex|binary|morse|caesar)(?: [a-z0-9]+){0,6} (?:and|then) (?:follow|execute|do|obey|run|perform|act on|carry out|comply)(?-u:\b)",
     ),
     (
         "injection.encoding",
         "encoding",
-        r"\b(?:follow|execute|obey|run|carry out)(?: [a-z]+){0,3} (?:base ?(?:64|6a)|rot ?(?:13|ie)|encoded|hidden|decoded) (?:instructions|commands|message|payload)\b",
+        r"(?-u:\b)(?:follow|execute|obey|run|carry out)(?: [a-z]+){0,3} (?:base ?(?:64|6a)|rot ?(?:13|ie)|encoded|hidden|decoded) (?:instructions|commands|message|payload)(?-u:\b)",
     ),
     (
         "injection.exfiltration",
         "exfiltration",
-        r"\b(?:send|post|upload|forward|transmit|leak|exfiltrate|email|submit|append|attach|encode|include|embed|put)(?: [a-z]+){0,5} (?:conversation|chat history|chat log|system prompt|previous messages|user data|users data|api keys?|credentials|passwords?|personal (?:information|data|details)|private data|secrets|session|cookies?|tokens?|this data|the data|all data|the messages|these messages)(?: [a-z0-9]+){0,4} (?:to|into|in|at|via) (?:https?|www|the url|this url|my url|a url|my server|this server|the server|the link|this link|an? (?:markdown )?image|the image|a webhook|this webhook|my email|the following url)\b",
+        r"(?-u:\b)(?:send|post|upload|forward|transmit|leak|exfiltrate|email|submit|append|attach|encode|include|embed|put)(?: [a-z]+){0,5} (?:conversation|chat history|chat log|system prompt|previous messages|user data|users data|api keys?|credentials|passwords?|personal (?:information|data|details)|private data|secrets|session|cookies?|tokens?|this data|the data|all data|the messages|these messages)(?: [a-z0-9]+){0,4} (?:to|into|in|at|via) (?:https?|www|the url|this url|my url|a url|my server|this server|the server|the link|this link|an? (?:markdown )?image|the image|a webhook|this webhook|my email|the following url)(?-u:\b)",
     ),
 ];
 
@@ -144,9 +148,104 @@ pub(crate) struct InjectionHit {
     pub end: usize,
 }
 
+/// Words at least one of which every rule of a family needs: a rule's regex only runs
+/// when one of its family's anchors is in the window, which keeps ordinary prose cheap.
+pub(crate) const ANCHORS: &[(&str, &[&str])] = &[
+    (
+        "override",
+        &[
+            "ignor",
+            "disregard",
+            "forget",
+            "overrid",
+            "bypass",
+            "skip",
+            "neglect",
+            "dismiss",
+            "abandon",
+            "drop",
+            "instructions",
+            "from now on",
+        ],
+    ),
+    (
+        "roleplay",
+        &[
+            "unrestricted",
+            "unfiltered",
+            "uncensored",
+            "jailbr",
+            "unaligned",
+            "evil",
+            "amoral",
+            "unethical",
+            "unlimited",
+            "lawless",
+            "rogue",
+            "unbound",
+            "dan",
+            "stan",
+            "dude",
+            "aim",
+            "anything now",
+            "mode",
+            "bound by",
+            "restricted by",
+            "limited by",
+            "constrained by",
+            "without",
+            "disable",
+            "turn off",
+            "remove",
+            "deactivate",
+            "bypass",
+            "ignore",
+        ],
+    ),
+    (
+        "extraction",
+        &[
+            "prompt",
+            "system",
+            "instructions",
+            "repeat",
+            "rules",
+            "developer message",
+        ],
+    ),
+    (
+        "encoding",
+        &[
+            "base", "rot", "hex", "binary", "morse", "caesar", "encoded", "hidden", "decoded",
+        ],
+    ),
+    (
+        "exfiltration",
+        &[
+            "conversation",
+            "chat",
+            "prompt",
+            "messages",
+            "user",
+            "api key",
+            "credential",
+            "password",
+            "personal",
+            "private",
+            "secret",
+            "session",
+            "cookie",
+            "token",
+            "data",
+        ],
+    ),
+];
+
 pub(crate) struct Injection {
     set: RegexSet,
     each: Vec<Regex>,
+    /// Rule index to family index in `ANCHORS`.
+    rule_family: Vec<u8>,
 }
 
 impl Injection {
@@ -156,17 +255,40 @@ impl Injection {
             .iter()
             .map(|r| Regex::new(r.2).expect("injection rule"))
             .collect();
-        Self { set, each }
+        let rule_family = RULES
+            .iter()
+            .map(|r| {
+                ANCHORS
+                    .iter()
+                    .position(|(name, _)| *name == r.1)
+                    .expect("every rule has a family") as u8
+            })
+            .collect();
+        Self {
+            set,
+            each,
+            rule_family,
+        }
     }
 
-    /// Rules matching in `window` that end at or after `new_from`.
-    pub(crate) fn scan(&self, window: &str, new_from: usize, out: &mut Vec<InjectionHit>) {
-        for i in self.set.matches(window).iter() {
+    /// Rules of the anchor `families` (a bit set over `ANCHORS`) matching in `window`
+    /// and ending at or after `new_from`.
+    pub(crate) fn scan(
+        &self,
+        window: &str,
+        new_from: usize,
+        families: u8,
+        out: &mut Vec<InjectionHit>,
+    ) {
+        for (i, rule) in RULES.iter().enumerate() {
+            if families & (1 << self.rule_family[i]) == 0 {
+                continue;
+            }
             for m in self.each[i].find_iter(window) {
                 if m.end() > new_from {
                     out.push(InjectionHit {
-                        rule: RULES[i].0,
-                        sub: RULES[i].1,
+                        rule: rule.0,
+                        sub: rule.1,
                         start: m.start(),
                         end: m.end(),
                     });

@@ -76,8 +76,8 @@ impl Pipeline {
     }
 
     pub fn check(&self, text: &str, direction: Direction, policy: &Policy) -> Verdict {
-        let mut screener = self.screener(direction, policy);
-        // `push` releases text we don't need here: the verdict carries the rewrite.
+        // The verdict carries the rewrite, so nothing needs releasing on the way.
+        let mut screener = self.screener(direction, policy).without_release();
         let _ = screener.push(text);
         screener.finish().verdict
     }

@@ -22,6 +22,12 @@ pub(crate) struct Normalized {
 
 impl Normalized {
     fn push(&mut self, c: char, start: u32, end: u32) {
+        if c.is_ascii() {
+            self.text.push(c);
+            self.starts.push(start);
+            self.ends.push(end);
+            return;
+        }
         let before = self.text.len();
         self.text.push(c);
         for _ in before..self.text.len() {
@@ -53,57 +59,143 @@ struct TokChar {
 
 /// Normalises `src`. Offsets in the result are relative to `src`.
 pub(crate) fn normalize(src: &str) -> Normalized {
-    let mut n = Normalizer {
-        out: Normalized {
-            text: String::with_capacity(src.len() + 1),
-            starts: Vec::with_capacity(src.len() + 1),
-            ends: Vec::with_capacity(src.len() + 1),
-        },
-        tok: Vec::with_capacity(32),
-        singles: Vec::new(),
-        gap: 0,
-        gap_start: 0,
-    };
-    let mut decomposed: Vec<char> = Vec::with_capacity(4);
-    for (off, ch) in src.char_indices() {
-        let start = off as u32;
-        let end = (off + ch.len_utf8()) as u32;
-        if ch.is_ascii() {
-            n.feed(ch.to_ascii_lowercase(), start, end);
-            continue;
-        }
-        if is_invisible(ch) {
-            continue;
-        }
-        decomposed.clear();
-        decompose_compatible(ch, |d| decomposed.push(d));
-        for &d in &decomposed {
-            if is_combining_mark(d) {
+    let mut out = Normalized::default();
+    normalize_into(src, &mut out);
+    out
+}
+
+/// Normalises `src` into `out`, reusing its buffers.
+pub(crate) fn normalize_into(src: &str, out: &mut Normalized) {
+    out.text.clear();
+    out.starts.clear();
+    out.ends.clear();
+    SCRATCH.with(|cell| {
+        let mut scratch = cell.take();
+        let mut n = Normalizer {
+            out: std::mem::take(out),
+            tok: std::mem::take(&mut scratch.0),
+            word: std::mem::take(&mut scratch.1),
+            singles: std::mem::take(&mut scratch.2),
+            gap: 0,
+        };
+        n.run(src);
+        let (done, tok, word, singles) = n.finish();
+        *out = done;
+        cell.set((tok, word, singles));
+    });
+}
+
+type Buffers = (Vec<TokChar>, Vec<TokChar>, Vec<TokChar>);
+
+thread_local! {
+    static SCRATCH: std::cell::Cell<Buffers> = const { std::cell::Cell::new((Vec::new(), Vec::new(), Vec::new())) };
+}
+
+impl Normalizer {
+    fn run(&mut self, src: &str) {
+        let n = self;
+        let mut decomposed: Vec<char> = Vec::new();
+        let bytes = src.as_bytes();
+        let mut i = 0;
+        while i < bytes.len() {
+            let b = bytes[i];
+            if b.is_ascii_alphabetic() {
+                // Fast path: a plain ASCII word, ended by a plain separator.
+                let s = i;
+                while i < bytes.len() && bytes[i].is_ascii_alphabetic() {
+                    i += 1;
+                }
+                let plain_end = i == bytes.len() || is_plain_separator(bytes[i]);
+                if n.tok.is_empty() && plain_end {
+                    n.plain_word(bytes, s, i);
+                } else {
+                    for (k, &c) in bytes[s..i].iter().enumerate() {
+                        let at = (s + k) as u32;
+                        n.feed(c.to_ascii_lowercase() as char, at, at + 1);
+                    }
+                }
                 continue;
             }
-            if d.is_ascii() {
-                n.feed(d.to_ascii_lowercase(), start, end);
-            } else {
-                for l in d.to_lowercase() {
-                    n.feed(homoglyph(l), start, end);
+            if b.is_ascii() {
+                n.feed(b.to_ascii_lowercase() as char, i as u32, i as u32 + 1);
+                i += 1;
+                continue;
+            }
+            let ch = src[i..].chars().next().unwrap_or('\u{FFFD}');
+            let off = i;
+            i += ch.len_utf8();
+            let start = off as u32;
+            let end = (off + ch.len_utf8()) as u32;
+            if is_invisible(ch) {
+                continue;
+            }
+            decomposed.clear();
+            decompose_compatible(ch, |d| decomposed.push(d));
+            for &d in &decomposed {
+                if is_combining_mark(d) {
+                    continue;
+                }
+                if d.is_ascii() {
+                    n.feed(d.to_ascii_lowercase(), start, end);
+                } else {
+                    for l in d.to_lowercase() {
+                        n.feed(homoglyph(l), start, end);
+                    }
                 }
             }
         }
     }
-    n.finish()
 }
 
 struct Normalizer {
     out: Normalized,
     tok: Vec<TokChar>,
+    /// Reused buffer for the finished word.
+    word: Vec<TokChar>,
     /// Single-letter words seen in a row, each separated by exactly one separator.
     singles: Vec<TokChar>,
     /// Separator characters since the last word.
     gap: u32,
-    gap_start: u32,
+}
+
+/// ASCII characters that always separate words (not letters, digits, leetspeak symbols
+/// or apostrophes).
+fn is_plain_separator(b: u8) -> bool {
+    b.is_ascii()
+        && !b.is_ascii_alphanumeric()
+        && !matches!(b, b'$' | b'@' | b'!' | b'|' | b'\'' | b'`')
 }
 
 impl Normalizer {
+    /// A word of ASCII letters only: the same result as feeding it letter by letter and
+    /// ending the word, without the per-letter bookkeeping.
+    fn plain_word(&mut self, bytes: &[u8], s: usize, e: usize) {
+        let gap = std::mem::replace(&mut self.gap, 0);
+        if e - s == 1 {
+            let c = bytes[s].to_ascii_lowercase() as char;
+            if !self.singles.is_empty() && gap != 1 {
+                self.flush_singles();
+            }
+            self.singles.push(TokChar {
+                c,
+                start: s as u32,
+                end: e as u32,
+                kind: Kind::Letter,
+            });
+            return;
+        }
+        self.flush_singles();
+        if gap > 0 || !self.out.ends_with_space() {
+            self.space(s as u32);
+        }
+        let out = &mut self.out;
+        for &c in &bytes[s..e] {
+            out.text.push(c.to_ascii_lowercase() as char);
+        }
+        out.starts.extend(s as u32..e as u32);
+        out.ends.extend(s as u32 + 1..e as u32 + 1);
+    }
+
     fn feed(&mut self, c: char, start: u32, end: u32) {
         let kind = match c {
             'a'..='z' => Kind::Letter,
@@ -115,9 +207,6 @@ impl Normalizer {
             _ => {
                 if !self.tok.is_empty() {
                     self.end_word();
-                }
-                if self.gap == 0 {
-                    self.gap_start = start;
                 }
                 // A line break never joins spaced letters.
                 self.gap += if c == '\n' { 2 } else { 1 };
@@ -141,7 +230,8 @@ impl Normalizer {
             self.tok.pop();
             trailing += 1;
         }
-        let mut word: Vec<TokChar> = Vec::with_capacity(self.tok.len());
+        let mut word = std::mem::take(&mut self.word);
+        word.clear();
         for t in self.tok.drain(..) {
             match t.kind {
                 Kind::Letter => word.push(t),
@@ -157,35 +247,27 @@ impl Normalizer {
         if word.is_empty() {
             // Only symbols: counts as separator.
             self.gap = gap + 1;
+            self.word = word;
             return;
         }
         if word.len() == 1 && word[0].c.is_alphabetic() {
             if !self.singles.is_empty() && gap != 1 {
                 self.flush_singles();
             }
-            if self.singles.is_empty() && gap > 0 {
-                self.space(self.gap_start_or(word[0].start));
-            }
             self.singles.push(word[0]);
             self.gap = trailing;
+            self.word = word;
             return;
         }
         self.flush_singles();
         if gap > 0 || !self.out.ends_with_space() {
             self.space(word[0].start);
         }
-        for t in word {
+        for t in &word {
             self.out.push(t.c, t.start, t.end);
         }
         self.gap = trailing;
-    }
-
-    fn gap_start_or(&self, fallback: u32) -> u32 {
-        if self.gap_start > 0 {
-            self.gap_start
-        } else {
-            fallback
-        }
+        self.word = word;
     }
 
     fn space(&mut self, at: u32) {
@@ -212,7 +294,7 @@ impl Normalizer {
         }
     }
 
-    fn finish(mut self) -> Normalized {
+    fn finish(mut self) -> (Normalized, Vec<TokChar>, Vec<TokChar>, Vec<TokChar>) {
         if !self.tok.is_empty() {
             self.end_word();
         }
@@ -228,7 +310,9 @@ impl Normalizer {
             self.out.starts.remove(0);
             self.out.ends.remove(0);
         }
-        self.out
+        self.tok.clear();
+        self.singles.clear();
+        (self.out, self.tok, self.word, self.singles)
     }
 }
 

@@ -102,8 +102,23 @@ pub(crate) fn find(before: &str, text: &str, policy: &Policy, out: &mut Vec<PiiM
     }
     if has_digit {
         let ctx = Context { before, text };
-        find_student_ids(&ctx, out);
-        find_text_dates(&ctx, out);
+        // The label regexes only run where their words appear (here or just before).
+        let (mut ids, mut dates) = (false, false);
+        for hay in [before, text] {
+            for m in LABELS.find_iter(hay) {
+                if m.pattern().as_usize() < 5 {
+                    ids = true;
+                } else {
+                    dates = true;
+                }
+            }
+        }
+        if ids {
+            find_student_ids(&ctx, out);
+        }
+        if dates {
+            find_text_dates(&ctx, out);
+        }
         find_numeric_runs(&ctx, out);
         find_ibans(text, out);
         if bytes.contains(&b':') {
@@ -138,6 +153,16 @@ fn resolve_overlaps(found: &mut Vec<PiiMatch>, out: &mut Vec<PiiMatch>, start_le
     }
     out.extend(kept);
 }
+
+/// Words that must be near a student id (the first five) or a date of birth.
+static LABELS: LazyLock<aho_corasick::AhoCorasick> = LazyLock::new(|| {
+    aho_corasick::AhoCorasick::builder()
+        .ascii_case_insensitive(true)
+        .build([
+            "student", "sid", "s.i.d", "pupil", "learner", "birth", "born", "dob", "d.o.b", "d o b",
+        ])
+        .expect("label automaton")
+});
 
 struct Context<'a> {
     before: &'a str,
@@ -495,11 +520,22 @@ fn judge_run(
     out: &mut Vec<PiiMatch>,
 ) {
     const MAX_GROUPS: usize = 8;
+    let text = ctx.text.as_bytes();
+    let size = |g: &Group| g.end - g.start;
     let mut a = 0;
     while a < groups.len() {
         let mut found = None;
         let max_b = (a + MAX_GROUPS).min(groups.len());
         for e in (a + 1..=max_b).rev() {
+            // No entity has fewer than 4 or more than 19 digits, or a lone digit after a
+            // space inside it (runs like "1 2 3 4" are skipped without a closer look).
+            let total: usize = groups[a..e].iter().map(size).sum();
+            let lone = groups[a + 1..e]
+                .iter()
+                .any(|g| size(g) == 1 && text[g.sep_start..g.start] == *b" ");
+            if !(4..=19).contains(&total) || lone {
+                continue;
+            }
             // A window that ends where the run ends inherits the run's right edge.
             let glued_right = glued && e == groups.len();
             if glued_right {

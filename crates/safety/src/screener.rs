@@ -8,7 +8,7 @@ use crate::active;
 use crate::classifier::{Classifier, Hit};
 use crate::injection::{base64_payloads, InjectionHit};
 use crate::lexicon::Topic;
-use crate::normalize::normalize;
+use crate::normalize::{normalize, normalize_into, Normalized};
 use crate::pii::{self, PiiKind, PiiMatch};
 use crate::policy::{Direction, Level, Policy};
 use crate::segment::Segmenter;
@@ -19,7 +19,7 @@ use crate::Pipeline;
 pub const SELF_HARM_THRESHOLD: u32 = 3;
 /// Normalised text carried from one unit into the next, so phrases and injection
 /// patterns that straddle a cut are still seen.
-const NORM_CARRY: usize = 96;
+const NORM_CARRY: usize = 64;
 /// Original text carried for context words ("Phone:", "DOB") before a unit.
 const ORIG_CARRY: usize = 64;
 /// Recorded spans per lexicon phrase and in total (counts and scores are not capped).
@@ -47,6 +47,14 @@ pub struct Screener<'p> {
     carry: Carry,
     acc: Accumulator,
     halted: bool,
+    /// Whether `push` returns text (the whole-text check does not need it).
+    release: bool,
+    /// The lexicon automaton's state and its position in the normalised stream.
+    ac_state: aho_corasick::automaton::StateID,
+    stream_pos: usize,
+    /// Injection anchor families seen in the previous unit.
+    prev_families: u8,
+    scratch: Scratch,
 }
 
 /// What the end of the stream yields.
@@ -67,6 +75,11 @@ struct Carry {
 
 impl<'p> Screener<'p> {
     pub(crate) fn new(pipeline: &'p Pipeline, direction: Direction, policy: &Policy) -> Self {
+        // The normalised stream starts with a space, the left edge of the first word.
+        let mut ac_state = pipeline.classifier.start();
+        pipeline
+            .classifier
+            .feed(&mut ac_state, b" ", 0, &mut Vec::new(), &mut 0);
         Self {
             pipeline,
             policy: policy.clone(),
@@ -79,7 +92,18 @@ impl<'p> Screener<'p> {
             carry: Carry::default(),
             acc: Accumulator::default(),
             halted: false,
+            release: true,
+            ac_state,
+            stream_pos: 1,
+            prev_families: 0,
+            scratch: Scratch::default(),
         }
+    }
+
+    /// A screener whose `push` returns nothing, for the whole-text check.
+    pub(crate) fn without_release(mut self) -> Self {
+        self.release = false;
+        self
     }
 
     /// Adds a chunk; returns the text that can be released now (possibly empty).
@@ -97,11 +121,13 @@ impl<'p> Screener<'p> {
         for &cut in &cuts {
             let rel = cut - self.pending_base;
             let unit = std::mem::take(&mut self.pending);
-            let out = self.unit(&unit[consumed..rel], self.pending_base + consumed, false);
+            self.unit(
+                &unit[consumed..rel],
+                self.pending_base + consumed,
+                false,
+                &mut released,
+            );
             self.pending = unit;
-            if !self.halted {
-                released.push_str(&out);
-            }
             consumed = rel;
         }
         self.cuts = cuts;
@@ -152,16 +178,12 @@ impl<'p> Screener<'p> {
             let rest = String::from_utf8_lossy(&std::mem::take(&mut self.utf8_carry)).into_owned();
             // Only happens with a truncated sequence: lossy turns it into U+FFFD.
             let released = self.push(&rest);
-            debug_assert!(released.is_empty() || !self.halted);
             self.acc.early.push_str(&released);
         }
         let unit = std::mem::take(&mut self.pending);
         let mut tail = std::mem::take(&mut self.acc.early);
         if !unit.is_empty() || self.acc.units == 0 {
-            let out = self.unit(&unit, self.pending_base, true);
-            if !self.halted {
-                tail.push_str(&out);
-            }
+            self.unit(&unit, self.pending_base, true, &mut tail);
         }
         let verdict = self.acc.verdict(&self.policy, self.direction);
         if !verdict.passed {
@@ -170,15 +192,25 @@ impl<'p> Screener<'p> {
         StreamEnd { tail, verdict }
     }
 
-    /// Screens one unit at absolute offset `at`; returns its rewritten text.
-    fn unit(&mut self, unit: &str, at: usize, last: bool) -> String {
+    /// Screens one unit at absolute offset `at` and appends what may be released.
+    fn unit(&mut self, unit: &str, at: usize, last: bool, released: &mut String) {
         self.acc.units += 1;
         let output = self.direction == Direction::Output;
         let classifier = &self.pipeline.classifier;
+        let Scratch {
+            norm,
+            window,
+            hits,
+            inj,
+            found,
+            redacted,
+            shifts,
+            next,
+        } = &mut self.scratch;
 
         // Keywords and injection on the normalised text, with the carried tail.
-        let norm = normalize(unit);
-        let mut window = String::with_capacity(self.carry.norm.len() + norm.text.len() + 2);
+        normalize_into(unit, norm);
+        window.clear();
         window.push(' ');
         window.push_str(&self.carry.norm);
         let new_from = window.len();
@@ -186,12 +218,14 @@ impl<'p> Screener<'p> {
         if last && !window.ends_with(' ') {
             window.push(' ');
         }
-        let carried = self.carry.norm.len();
+        let carry = &self.carry;
+        let norm_ref = &*norm;
         let start_of = |w: usize| -> usize {
             if w < new_from {
-                self.carry.norm_starts.get(w - 1).copied().unwrap_or(at)
+                carry.norm_starts.get(w - 1).copied().unwrap_or(at)
             } else {
-                norm.starts
+                norm_ref
+                    .starts
                     .get(w - new_from)
                     .map(|&s| at + s as usize)
                     .unwrap_or(at + unit.len())
@@ -199,30 +233,62 @@ impl<'p> Screener<'p> {
         };
         let end_of = |w_last: usize| -> usize {
             if w_last < new_from {
-                self.carry.norm_ends.get(w_last - 1).copied().unwrap_or(at)
+                carry.norm_ends.get(w_last - 1).copied().unwrap_or(at)
             } else {
-                norm.ends
+                norm_ref
+                    .ends
                     .get(w_last - new_from)
                     .map(|&e| at + e as usize)
                     .unwrap_or(at + unit.len())
             }
         };
-        let mut hits: Vec<Hit> = Vec::new();
-        classifier.scan(&window, new_from, &mut hits);
-        for h in &hits {
+        // The lexicon automaton continues from where the previous unit left it.
+        let unit_pos = self.stream_pos;
+        hits.clear();
+        let mut families = 0u8;
+        classifier.feed(
+            &mut self.ac_state,
+            norm.text.as_bytes(),
+            unit_pos,
+            hits,
+            &mut families,
+        );
+        self.stream_pos += norm.text.len();
+        if window.len() > new_from + norm.text.len() {
+            // The framing space after the last unit.
+            classifier.feed(
+                &mut self.ac_state,
+                b" ",
+                self.stream_pos,
+                hits,
+                &mut families,
+            );
+            self.stream_pos += 1;
+        }
+        Classifier::drop_contained(hits);
+        let carried = new_from - 1;
+        let to_window = |p: usize| (p + 1 + carried).saturating_sub(unit_pos).max(1);
+        for h in hits.iter() {
             let topic = Classifier::topic(h.phrase);
             if topic != Topic::Benign {
-                let span = (start_of(h.start), end_of(h.end - 1));
+                let span = (start_of(to_window(h.start)), end_of(to_window(h.end - 1)));
                 self.acc.add_phrase(h.phrase, topic, span);
             }
         }
-        if !output {
-            let mut inj: Vec<InjectionHit> = Vec::new();
-            self.pipeline.injection.scan(&window, new_from, &mut inj);
-            for h in inj {
-                let span = (start_of(h.start.max(1)), end_of(h.end - 1));
-                self.acc.add_injection(h.rule, h.sub, span);
+        let anchors = families | self.prev_families;
+        self.prev_families = families;
+        if !output && anchors != 0 {
+            inj.clear();
+            self.pipeline.injection.scan(window, new_from, anchors, inj);
+            for h in inj.iter() {
+                self.acc.add_injection(
+                    h.rule,
+                    h.sub,
+                    (start_of(h.start.max(1)), end_of(h.end - 1)),
+                );
             }
+        }
+        if !output {
             for (s, e, decoded) in base64_payloads(unit) {
                 let d = normalize(&decoded);
                 let framed = format!(" {} ", d.text.trim_end());
@@ -240,25 +306,46 @@ impl<'p> Screener<'p> {
         {
             from += 1;
         }
-        let mut next = Carry::default();
+        next.norm.clear();
+        next.norm_starts.clear();
+        next.norm_ends.clear();
+        next.orig.clear();
         next.norm.push_str(&window[from..]);
-        for w in from..wlen {
-            next.norm_starts.push(start_of(w));
-            next.norm_ends.push(end_of(w));
+        let split = from.max(new_from).min(wlen);
+        if from < new_from {
+            next.norm_starts
+                .extend_from_slice(&carry.norm_starts[from - 1..new_from - 1]);
+            next.norm_ends
+                .extend_from_slice(&carry.norm_ends[from - 1..new_from - 1]);
         }
-        let _ = carried;
+        let have = norm.text.len().min(wlen - new_from);
+        let lo = split - new_from;
+        next.norm_starts.extend(
+            norm.starts[lo.min(have)..have]
+                .iter()
+                .map(|&x| at + x as usize),
+        );
+        next.norm_ends.extend(
+            norm.ends[lo.min(have)..have]
+                .iter()
+                .map(|&x| at + x as usize),
+        );
+        while next.norm_starts.len() < next.norm.len() {
+            // The framing space added after the last unit.
+            next.norm_starts.push(at + unit.len());
+            next.norm_ends.push(at + unit.len());
+        }
 
         // Personal data on the original text.
-        let mut found: Vec<PiiMatch> = Vec::new();
-        pii::find(&self.carry.orig, unit, &self.policy, &mut found);
-        let o = unit.len().min(ORIG_CARRY);
-        let mut k = unit.len() - o;
+        found.clear();
+        pii::find(&carry.orig, unit, &self.policy, found);
+        let mut k = unit.len().saturating_sub(ORIG_CARRY);
         while !unit.is_char_boundary(k) {
             k += 1;
         }
         if unit.len() - k < ORIG_CARRY {
             let keep = ORIG_CARRY - (unit.len() - k);
-            let prev = &self.carry.orig;
+            let prev = &carry.orig;
             let mut p = prev.len().saturating_sub(keep);
             while !prev.is_char_boundary(p) {
                 p += 1;
@@ -266,27 +353,30 @@ impl<'p> Screener<'p> {
             next.orig.push_str(&prev[p..]);
         }
         next.orig.push_str(&unit[k..]);
-        self.carry = next;
+        std::mem::swap(&mut self.carry, next);
 
         let action = if output {
             Action::Redacted
         } else {
             Action::Allowed
         };
-        for m in &found {
+        for m in found.iter() {
             self.acc.add_pii(m.kind, (at + m.start, at + m.end), action);
         }
         if !output {
             self.acc
                 .check_halt(&self.policy, self.direction, &mut self.halted);
-            return unit.to_string();
+            if self.release && !self.halted {
+                released.push_str(unit);
+            }
+            return;
         }
 
         // Redact, then sanitise the redacted text, mapping spans back to the original.
-        let mut redacted = String::with_capacity(unit.len());
-        let mut shifts: Vec<(usize, usize, usize, usize)> = Vec::new(); // (orig s, orig e, red s, red e)
+        redacted.clear();
+        shifts.clear();
         let mut last_end = 0;
-        for m in &found {
+        for m in found.iter() {
             redacted.push_str(&unit[last_end..m.start]);
             let rs = redacted.len();
             redacted.push_str(m.kind.placeholder());
@@ -296,7 +386,7 @@ impl<'p> Screener<'p> {
         redacted.push_str(&unit[last_end..]);
         let to_orig = |x: usize, is_end: bool| -> usize {
             let mut delta: isize = 0;
-            for &(os, oe, rs, re) in &shifts {
+            for &(os, oe, rs, re) in shifts.iter() {
                 if x < rs {
                     break;
                 }
@@ -307,12 +397,16 @@ impl<'p> Screener<'p> {
             }
             (x as isize + delta) as usize
         };
-        let edits = active::scan(&redacted);
-        let mut final_text = String::with_capacity(redacted.len());
+        let mark = self.acc.rewritten.len();
+        let edits = if redacted.contains('<') || redacted.contains("](") {
+            active::scan(redacted)
+        } else {
+            Vec::new()
+        };
         let mut last_end = 0;
         for e in &edits {
-            final_text.push_str(&redacted[last_end..e.start]);
-            final_text.push_str(&e.replacement);
+            self.acc.rewritten.push_str(&redacted[last_end..e.start]);
+            self.acc.rewritten.push_str(&e.replacement);
             last_end = e.end;
             self.acc.add_xss(
                 e.rule,
@@ -320,12 +414,26 @@ impl<'p> Screener<'p> {
                 (at + to_orig(e.start, false), at + to_orig(e.end, true)),
             );
         }
-        final_text.push_str(&redacted[last_end..]);
+        self.acc.rewritten.push_str(&redacted[last_end..]);
         self.acc
             .check_halt(&self.policy, self.direction, &mut self.halted);
-        self.acc.rewritten.push_str(&final_text);
-        final_text
+        if self.release && !self.halted {
+            released.push_str(&self.acc.rewritten[mark..]);
+        }
     }
+}
+
+/// Buffers reused from unit to unit.
+#[derive(Default)]
+struct Scratch {
+    norm: Normalized,
+    window: String,
+    hits: Vec<Hit>,
+    inj: Vec<InjectionHit>,
+    found: Vec<PiiMatch>,
+    redacted: String,
+    shifts: Vec<(usize, usize, usize, usize)>,
+    next: Carry,
 }
 
 /// Everything found so far.

@@ -54,6 +54,17 @@ impl Segmenter {
     pub(crate) fn scan(&mut self, text: &str, base: usize, cuts: &mut Vec<usize>) {
         for (i, c) in text.char_indices() {
             let pos = base + i;
+            // Fast path: a letter in plain text with no decision pending.
+            if c.is_ascii_alphabetic()
+                && self.candidate.is_none()
+                && self.html.in_data()
+                && !self.md_after_close
+            {
+                self.letters = if self.prev_ws { 1 } else { self.letters + 1 };
+                self.after_punct = false;
+                self.prev_ws = false;
+                continue;
+            }
             self.resolve(c, cuts);
             self.track_markup(c, text, i, pos);
             if c.is_whitespace() {
@@ -130,6 +141,10 @@ impl Segmenter {
 
     fn track_markup(&mut self, c: char, text: &str, i: usize, pos: usize) {
         let was_data = self.html.in_data() && self.container.is_none();
+        if was_data && !matches!(c, '<' | '[' | ']' | '(' | ')' | '\n') && !self.md_after_close {
+            // Plain text: the tokenizer would stay in its data state.
+            return;
+        }
         for (k, &b) in text.as_bytes()[i..i + c.len_utf8()].iter().enumerate() {
             if let Some(tag) = self.html.step(b, pos + k) {
                 let name = tag.name.as_str();
