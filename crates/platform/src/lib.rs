@@ -17,6 +17,8 @@ pub mod http;
 pub mod identity;
 pub mod jobs;
 pub mod operators;
+pub mod quizzes;
 pub mod routes;
 pub mod seed;
+pub mod standards;
 pub mod tenancy;

@@ -129,6 +129,8 @@ pub fn register(api: &mut Api) {
     register_courses(api);
     register_assignments(api);
     register_discussions(api);
+    crate::quizzes::register(api);
+    crate::standards::register(api);
 
     crate::jobs::routes::register(api);
 }
