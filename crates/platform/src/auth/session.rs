@@ -93,6 +93,33 @@ pub fn presented_token(headers: &HeaderMap, env: Environment) -> Option<String> 
     None
 }
 
+#[derive(sqlx::FromRow)]
+struct SessionRow {
+    session_id: i64,
+    user_id: i64,
+    email: String,
+    district_admin: bool,
+    district_id: Option<i64>,
+    roles: Vec<String>,
+    permissions: Vec<String>,
+}
+
+/// The session lookup of every authenticated request: the live session behind a token
+/// hash (`$1`), its user, roles and permissions, in one statement.
+pub const USER_SESSION_SQL: &str = "
+    SELECT s.id AS session_id, u.id AS user_id, u.email, u.district_admin, t.district_id,
+           coalesce(array_agg(DISTINCT r.name) FILTER (WHERE r.name IS NOT NULL), '{}') AS roles,
+           coalesce(array_agg(DISTINCT p.resource || ':' || p.action) FILTER (WHERE p.granted), '{}') AS permissions
+      FROM sessions s
+      JOIN users u ON u.id = s.user_id
+      JOIN tenants t ON t.id = s.tenant_id
+      LEFT JOIN user_roles ur ON ur.user_id = u.id
+      LEFT JOIN roles r ON r.id = ur.role_id
+      LEFT JOIN permissions p ON p.role_id = r.id
+     WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > now()
+       AND u.disabled_at IS NULL
+     GROUP BY s.id, u.id, t.id";
+
 /// Finds the live session behind `token`. Any failure is `Unauthenticated`.
 pub async fn resolve(db: &Db, token: &str) -> Result<Actor, ApiError> {
     let Some((TokenKind::Session, owner)) = token::parse(token) else {
@@ -102,37 +129,21 @@ pub async fn resolve(db: &Db, token: &str) -> Result<Actor, ApiError> {
     match owner {
         TokenOwner::User(tenant) => {
             let mut tx = db.tenant(tenant).await?;
-            let row: Option<(i64, i64, String, bool, Option<i64>, Vec<String>, Vec<String>)> =
-                sqlx::query_as(
-                    "SELECT s.id, u.id, u.email, u.district_admin, t.district_id,
-                            coalesce(array_agg(DISTINCT r.name) FILTER (WHERE r.name IS NOT NULL), '{}'),
-                            coalesce(array_agg(DISTINCT p.resource || ':' || p.action)
-                                     FILTER (WHERE p.granted), '{}')
-                       FROM sessions s
-                       JOIN users u ON u.id = s.user_id
-                       JOIN tenants t ON t.id = s.tenant_id
-                       LEFT JOIN user_roles ur ON ur.user_id = u.id
-                       LEFT JOIN roles r ON r.id = ur.role_id
-                       LEFT JOIN permissions p ON p.role_id = r.id
-                      WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > now()
-                        AND u.disabled_at IS NULL
-                      GROUP BY s.id, u.id, t.id",
-                )
+            let row: Option<SessionRow> = sqlx::query_as(USER_SESSION_SQL)
                 .bind(&hash)
                 .fetch_optional(&mut *tx)
                 .await?;
             tx.commit().await?;
-            let (session_id, user_id, email, district_admin, district_id, roles, permissions) =
-                row.ok_or(ApiError::Unauthenticated)?;
+            let row = row.ok_or(ApiError::Unauthenticated)?;
             Ok(Actor::User(UserActor {
                 tenant_id: tenant,
-                district_id,
-                user_id,
-                session_id,
-                email,
-                district_admin,
-                roles,
-                permissions,
+                district_id: row.district_id,
+                user_id: row.user_id,
+                session_id: row.session_id,
+                email: row.email,
+                district_admin: row.district_admin,
+                roles: row.roles,
+                permissions: row.permissions,
             }))
         }
         TokenOwner::Operator => {
