@@ -267,6 +267,15 @@ impl Worker {
             kinds = ?registry,
             "worker started"
         );
+        let pool_size = db.pool().options().get_max_connections() as usize;
+        if config.concurrency + 3 > pool_size {
+            tracing::warn!(
+                concurrency = config.concurrency,
+                pool_size,
+                "K12_WORKER_CONCURRENCY leaves too few connections in the pool \
+                 (K12_DB_POOL_SIZE) for heartbeats and claims; raise the pool size"
+            );
+        }
         let (stop_tx, stop) = watch::channel(false);
         let signal = tokio::spawn(async move {
             shutdown.await;
