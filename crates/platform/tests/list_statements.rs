@@ -42,6 +42,33 @@ const LISTS: &[(&str, &str, &str, usize)] = &[
     ("/api/v1/operator/jobs", "operator", "failed", 3),
     // Schedules are declared in code: every one is listed, whatever the limit.
     ("/api/v1/operator/schedules", "operator", "data", 2),
+    // Question banks, quizzes, attempts, standards (rows made by `quizzes_and_standards`).
+    ("/api/v1/question_banks", "teacher", "data", 3),
+    (
+        "/api/v1/question_banks/{bank}/questions",
+        "teacher",
+        "data",
+        3,
+    ),
+    ("/api/v1/courses/{course}/quizzes", "teacher", "data", 3),
+    ("/api/v1/courses/{course}/quizzes", "student", "data", 3),
+    ("/api/v1/quizzes/{quiz}/items", "teacher", "data", 3),
+    ("/api/v1/quizzes/{quiz}/items", "student", "data", 3),
+    ("/api/v1/quizzes/{quiz}/attempts", "teacher", "data", 3),
+    ("/api/v1/quizzes/{quiz}/attempts", "student", "data", 3),
+    ("/api/v1/standard_frameworks", "student", "data", 3),
+    (
+        "/api/v1/standard_frameworks/{framework}/standards",
+        "student",
+        "data",
+        3,
+    ),
+    (
+        "/api/v1/assignments/{assignment}/standards",
+        "student",
+        "data",
+        3,
+    ),
 ];
 
 fn statements(res: &reqwest::Response) -> u64 {
@@ -178,12 +205,13 @@ async fn every_list_runs_the_same_statements_for_1_and_200_rows() {
         .unwrap();
     sys.commit().await.unwrap();
 
-    let placeholders = HashMap::from([
+    let mut placeholders = HashMap::from([
         ("{course}", s.course_id),
         ("{section}", s.section_id),
         ("{assignment}", s.assignment_id),
         ("{discussion}", s.discussion_id),
     ]);
+    placeholders.extend(quizzes_and_standards(&app, &s).await);
     let tokens = HashMap::from([
         ("admin", s.admin.token.clone()),
         ("teacher", s.teacher.token.clone()),
@@ -228,4 +256,131 @@ async fn every_list_runs_the_same_statements_for_1_and_200_rows() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Three of everything the quiz and standards lists show: banks, questions, quizzes
+/// (published), items, the student's attempts, frameworks, standards and assignment
+/// links. Answers the placeholders of their paths.
+async fn quizzes_and_standards(app: &TestApp, s: &School) -> Vec<(&'static str, i64)> {
+    let made = |what: &str, (status, body): (u16, serde_json::Value)| {
+        assert_eq!(status, 201, "{what}: {body}");
+        body["id"].as_i64().unwrap()
+    };
+    let t = &s.teacher.token;
+    let mut banks = Vec::new();
+    for i in 0..3 {
+        banks.push(made(
+            "bank",
+            app.post(
+                "/api/v1/question_banks",
+                t,
+                json!({"title": format!("Bank {i}")}),
+            )
+            .await,
+        ));
+    }
+    let mut questions = Vec::new();
+    for i in 0..3 {
+        questions.push(made(
+            "question",
+            app.post(
+                &format!("/api/v1/question_banks/{}/questions", banks[0]),
+                t,
+                json!({"type": "true_false", "prompt": format!("Q{i}"), "correct_answer": true}),
+            )
+            .await,
+        ));
+    }
+    let mut quizzes = Vec::new();
+    for i in 0..3 {
+        let quiz = made(
+            "quiz",
+            app.post(
+                &format!("/api/v1/courses/{}/quizzes", s.course_id),
+                t,
+                json!({"title": format!("Quiz {i}"), "attempts_allowed": 3}),
+            )
+            .await,
+        );
+        for q in &questions {
+            made(
+                "item",
+                app.post(
+                    &format!("/api/v1/quizzes/{quiz}/items"),
+                    t,
+                    json!({"question_id": q}),
+                )
+                .await,
+            );
+        }
+        let (st, _) = app
+            .post(&format!("/api/v1/quizzes/{quiz}/publish"), t, json!({}))
+            .await;
+        assert_eq!(st, 200);
+        quizzes.push(quiz);
+    }
+    for _ in 0..3 {
+        let attempt = made(
+            "attempt",
+            app.post(
+                &format!("/api/v1/quizzes/{}/attempts", quizzes[0]),
+                &s.student.token,
+                json!({}),
+            )
+            .await,
+        );
+        let (st, _) = app
+            .post(
+                &format!("/api/v1/attempts/{attempt}/submit"),
+                &s.student.token,
+                json!({}),
+            )
+            .await;
+        assert_eq!(st, 200);
+    }
+    let mut frameworks = Vec::new();
+    for i in 0..3 {
+        frameworks.push(made(
+            "framework",
+            app.post(
+                "/api/v1/standard_frameworks",
+                &s.admin.token,
+                json!({"name": format!("Framework {i}")}),
+            )
+            .await,
+        ));
+    }
+    for i in 0..3 {
+        let standard = made(
+            "standard",
+            app.post(
+                &format!("/api/v1/standard_frameworks/{}/standards", frameworks[0]),
+                &s.admin.token,
+                json!({"code": format!("S.{i}")}),
+            )
+            .await,
+        );
+        made(
+            "child",
+            app.post(
+                &format!("/api/v1/standard_frameworks/{}/standards", frameworks[0]),
+                &s.admin.token,
+                json!({"code": format!("S.{i}.a"), "parent_id": standard}),
+            )
+            .await,
+        );
+        let (st, _) = app
+            .post(
+                &format!("/api/v1/assignments/{}/standards", s.assignment_id),
+                t,
+                json!({"standard_id": standard}),
+            )
+            .await;
+        assert_eq!(st, 201);
+    }
+    vec![
+        ("{bank}", banks[0]),
+        ("{quiz}", quizzes[0]),
+        ("{framework}", frameworks[0]),
+    ]
 }
