@@ -198,6 +198,126 @@ fn expectations() -> BTreeMap<(&'static str, &'static str), [u16; 7]> {
             ("DELETE", "/api/v1/discussion_posts/{id}"),
             [401, 403, 204, 204, 404, 404, 403],
         ),
+        // Question banks (staff tools, tenant-wide), quizzes, attempts, standards. Targets
+        // come from `QuizWalk`.
+        (
+            ("GET", "/api/v1/question_banks"),
+            [401, 403, 200, 200, 200, 200, 403],
+        ),
+        (
+            ("POST", "/api/v1/question_banks"),
+            [401, 403, 201, 201, 201, 201, 403],
+        ),
+        (
+            ("GET", "/api/v1/question_banks/{id}"),
+            [401, 403, 200, 200, 404, 404, 403],
+        ),
+        (
+            ("GET", "/api/v1/question_banks/{id}/questions"),
+            [401, 403, 200, 200, 404, 404, 403],
+        ),
+        (
+            ("POST", "/api/v1/question_banks/{id}/questions"),
+            [401, 403, 201, 201, 404, 404, 403],
+        ),
+        (
+            ("PUT", "/api/v1/questions/{id}"),
+            [401, 403, 200, 200, 404, 404, 403],
+        ),
+        (
+            ("DELETE", "/api/v1/questions/{id}"),
+            [401, 403, 204, 204, 404, 404, 403],
+        ),
+        (
+            ("GET", "/api/v1/courses/{id}/quizzes"),
+            [401, 200, 200, 200, 404, 404, 403],
+        ),
+        (
+            ("POST", "/api/v1/courses/{id}/quizzes"),
+            [401, 403, 201, 201, 404, 404, 403],
+        ),
+        (
+            ("GET", "/api/v1/quizzes/{id}"),
+            [401, 200, 200, 200, 404, 404, 403],
+        ),
+        (
+            ("PUT", "/api/v1/quizzes/{id}"),
+            [401, 403, 200, 200, 404, 404, 403],
+        ),
+        (
+            ("POST", "/api/v1/quizzes/{id}/publish"),
+            [401, 403, 200, 200, 404, 404, 403],
+        ),
+        // The student has attempted the quiz, so sees its items (without answer keys).
+        (
+            ("GET", "/api/v1/quizzes/{id}/items"),
+            [401, 200, 200, 200, 404, 404, 403],
+        ),
+        (
+            ("POST", "/api/v1/quizzes/{id}/items"),
+            [401, 403, 201, 201, 404, 404, 403],
+        ),
+        (
+            ("DELETE", "/api/v1/quizzes/{id}/items/{item_id}"),
+            [401, 403, 204, 204, 404, 404, 403],
+        ),
+        (
+            ("PUT", "/api/v1/quizzes/{id}/items/order"),
+            [401, 403, 200, 200, 404, 404, 403],
+        ),
+        // Only enrolled students take quizzes; an admin sees the quiz but may not.
+        (
+            ("POST", "/api/v1/quizzes/{id}/attempts"),
+            [401, 201, 403, 403, 404, 403, 403],
+        ),
+        (
+            ("GET", "/api/v1/quizzes/{id}/attempts"),
+            [401, 200, 200, 200, 404, 404, 403],
+        ),
+        (
+            ("GET", "/api/v1/attempts/{id}"),
+            [401, 200, 200, 200, 404, 404, 403],
+        ),
+        (
+            ("PUT", "/api/v1/attempts/{id}/answers"),
+            [401, 200, 403, 403, 404, 403, 403],
+        ),
+        (
+            ("POST", "/api/v1/attempts/{id}/submit"),
+            [401, 200, 403, 403, 404, 403, 403],
+        ),
+        (
+            ("GET", "/api/v1/standard_frameworks"),
+            [401, 200, 200, 200, 200, 200, 403],
+        ),
+        (
+            ("POST", "/api/v1/standard_frameworks"),
+            [401, 403, 403, 201, 201, 403, 403],
+        ),
+        (
+            ("GET", "/api/v1/standard_frameworks/{id}"),
+            [401, 200, 200, 200, 404, 404, 403],
+        ),
+        (
+            ("GET", "/api/v1/standard_frameworks/{id}/standards"),
+            [401, 200, 200, 200, 404, 404, 403],
+        ),
+        (
+            ("POST", "/api/v1/standard_frameworks/{id}/standards"),
+            [401, 403, 403, 201, 404, 403, 403],
+        ),
+        (
+            ("GET", "/api/v1/assignments/{id}/standards"),
+            [401, 200, 200, 200, 404, 404, 403],
+        ),
+        (
+            ("POST", "/api/v1/assignments/{id}/standards"),
+            [401, 403, 201, 201, 404, 404, 403],
+        ),
+        (
+            ("DELETE", "/api/v1/assignments/{id}/standards/{standard_id}"),
+            [401, 403, 204, 204, 404, 404, 403],
+        ),
         // Jobs (operators only).
         (
             ("GET", "/api/v1/operator/jobs"),
@@ -254,6 +374,7 @@ fn body(method: &str, path: &str, n: usize, s: &School) -> Option<Value> {
         ("PUT", "/api/v1/submissions/{id}/grade") => json!({"grade": 7, "feedback": "ok"}),
         ("POST", "/api/v1/courses/{id}/discussions") => json!({"title": format!("Walk {n}")}),
         ("POST", "/api/v1/discussions/{id}/posts") => json!({"content": format!("Walk {n}")}),
+        (m, p) if QuizWalk::covers(p) => return QuizWalk::body(m, p, n),
         (m, _) if m == "POST" || m == "PUT" => json!({}),
         _ => return None,
     };
@@ -276,6 +397,7 @@ impl Targets<'_> {
                 .unwrap_or_else(|| body["job_id"].as_i64().expect("an id"))
         };
         let id = match (method, path) {
+            (_, p) if QuizWalk::covers(p) => return QuizWalk::target(app, s, method, p).await,
             (_, "/api/v1/users/{id}") => s.student.id,
             ("POST", "/api/v1/courses/{id}/archive") | ("DELETE", "/api/v1/courses/{id}") => {
                 let c = app
@@ -466,4 +588,250 @@ async fn every_route_answers_every_actor_as_the_table_says() {
         "the table lists routes that are not registered: {stale:?}"
     );
     assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
+}
+
+/// Walk targets for question banks, quizzes, attempts and standards: fixed records made
+/// once (kept in a static, since [`body`] needs their ids too) and fresh records for
+/// routes that change or consume their target.
+struct QuizWalk {
+    bank: i64,
+    /// A true/false question (answer `true`) on `quiz`.
+    question: i64,
+    /// Published; the student has made (and submitted) its one allowed attempt.
+    quiz: i64,
+    item: i64,
+    attempt: i64,
+    framework: i64,
+    standard: i64,
+}
+
+static QUIZ_WALK: std::sync::OnceLock<QuizWalk> = std::sync::OnceLock::new();
+
+fn made((status, body): (u16, Value)) -> i64 {
+    assert!(status == 200 || status == 201, "fixture: {body}");
+    body["id"].as_i64().expect("an id")
+}
+
+impl QuizWalk {
+    fn covers(path: &str) -> bool {
+        [
+            "/api/v1/question_banks",
+            "/api/v1/questions/",
+            "/api/v1/quizzes/",
+            "/api/v1/attempts/",
+            "/api/v1/standard_frameworks",
+            "/api/v1/courses/{id}/quizzes",
+            "/api/v1/assignments/{id}/standards",
+        ]
+        .iter()
+        .any(|prefix| path.starts_with(prefix))
+    }
+
+    fn get() -> &'static QuizWalk {
+        QUIZ_WALK
+            .get()
+            .expect("walk fixtures are made by the first target")
+    }
+
+    fn body(method: &str, path: &str, n: usize) -> Option<Value> {
+        let f = Self::get();
+        let v = match (method, path) {
+            ("POST", "/api/v1/question_banks") => json!({"title": format!("Walk {n}")}),
+            ("POST", "/api/v1/question_banks/{id}/questions") => {
+                json!({"type": "essay", "prompt": format!("Walk {n}")})
+            }
+            ("PUT", "/api/v1/questions/{id}") => json!({"prompt": format!("Walk {n}?")}),
+            ("POST", "/api/v1/courses/{id}/quizzes") => json!({"title": format!("Walk {n}")}),
+            ("PUT", "/api/v1/quizzes/{id}") => json!({"instructions": format!("Walk {n}")}),
+            ("POST", "/api/v1/quizzes/{id}/items") => json!({"question_id": f.question}),
+            ("PUT", "/api/v1/quizzes/{id}/items/order") => json!({"item_ids": [f.item]}),
+            ("PUT", "/api/v1/attempts/{id}/answers") => {
+                json!({"answers": [{"question_id": f.question, "answer": true}]})
+            }
+            ("POST", "/api/v1/standard_frameworks") => json!({"name": format!("Walk {n}")}),
+            ("POST", "/api/v1/standard_frameworks/{id}/standards") => {
+                json!({"code": format!("W.{n}")})
+            }
+            ("POST", "/api/v1/assignments/{id}/standards") => {
+                json!({"standard_id": f.standard})
+            }
+            ("POST", _) | ("PUT", _) => json!({}),
+            _ => return None,
+        };
+        Some(v)
+    }
+
+    /// A quiz of the school's course asking the walk's question, published if asked.
+    async fn fresh_quiz(app: &TestApp, s: &School, question: i64, publish: bool) -> (i64, i64) {
+        let t = &s.teacher.token;
+        let quiz = made(
+            app.post(
+                &format!("/api/v1/courses/{}/quizzes", s.course_id),
+                t,
+                json!({"title": "Walk quiz"}),
+            )
+            .await,
+        );
+        let item = made(
+            app.post(
+                &format!("/api/v1/quizzes/{quiz}/items"),
+                t,
+                json!({"question_id": question}),
+            )
+            .await,
+        );
+        if publish {
+            made(
+                app.post(&format!("/api/v1/quizzes/{quiz}/publish"), t, json!({}))
+                    .await,
+            );
+        }
+        (quiz, item)
+    }
+
+    async fn ensure(app: &TestApp, s: &School) -> &'static QuizWalk {
+        if let Some(f) = QUIZ_WALK.get() {
+            return f;
+        }
+        let t = &s.teacher.token;
+        let bank = made(
+            app.post("/api/v1/question_banks", t, json!({"title": "Walk"}))
+                .await,
+        );
+        let question = made(
+            app.post(
+                &format!("/api/v1/question_banks/{bank}/questions"),
+                t,
+                json!({"type": "true_false", "prompt": "Walk?", "correct_answer": true}),
+            )
+            .await,
+        );
+        let (quiz, item) = Self::fresh_quiz(app, s, question, true).await;
+        let attempt = made(
+            app.post(
+                &format!("/api/v1/quizzes/{quiz}/attempts"),
+                &s.student.token,
+                json!({}),
+            )
+            .await,
+        );
+        made(
+            app.post(
+                &format!("/api/v1/attempts/{attempt}/submit"),
+                &s.student.token,
+                json!({}),
+            )
+            .await,
+        );
+        let framework = made(
+            app.post(
+                "/api/v1/standard_frameworks",
+                &s.admin.token,
+                json!({"name": "Walk"}),
+            )
+            .await,
+        );
+        let standard = made(
+            app.post(
+                &format!("/api/v1/standard_frameworks/{framework}/standards"),
+                &s.admin.token,
+                json!({"code": "WALK"}),
+            )
+            .await,
+        );
+        QUIZ_WALK.get_or_init(|| QuizWalk {
+            bank,
+            question,
+            quiz,
+            item,
+            attempt,
+            framework,
+            standard,
+        })
+    }
+
+    /// The concrete path for one call.
+    async fn target(app: &TestApp, s: &School, method: &str, path: &str) -> String {
+        let f = Self::ensure(app, s).await;
+        let t = &s.teacher.token;
+        let draft_assignment = || async {
+            made(
+                app.post(
+                    &format!("/api/v1/courses/{}/assignments", s.course_id),
+                    t,
+                    json!({"title": "Walk draft"}),
+                )
+                .await,
+            )
+        };
+        let (id, second) = match (method, path) {
+            ("DELETE", "/api/v1/questions/{id}") => (
+                made(
+                    app.post(
+                        &format!("/api/v1/question_banks/{}/questions", f.bank),
+                        t,
+                        json!({"type": "essay", "prompt": "Doomed"}),
+                    )
+                    .await,
+                ),
+                0,
+            ),
+            (_, "/api/v1/questions/{id}") => (f.question, 0),
+            (_, p) if p.starts_with("/api/v1/question_banks/{id}") => (f.bank, 0),
+            (_, "/api/v1/courses/{id}/quizzes") => (s.course_id, 0),
+            // Items change only on quizzes nobody has attempted.
+            ("POST", "/api/v1/quizzes/{id}/items") => {
+                let quiz = made(
+                    app.post(
+                        &format!("/api/v1/courses/{}/quizzes", s.course_id),
+                        t,
+                        json!({"title": "Walk empty"}),
+                    )
+                    .await,
+                );
+                (quiz, 0)
+            }
+            ("DELETE", "/api/v1/quizzes/{id}/items/{item_id}") => {
+                Self::fresh_quiz(app, s, f.question, false).await
+            }
+            // The student's one attempt at the fixed quiz is used: a fresh quiz each call.
+            ("POST", "/api/v1/quizzes/{id}/attempts") => {
+                (Self::fresh_quiz(app, s, f.question, true).await.0, 0)
+            }
+            (_, p) if p.starts_with("/api/v1/quizzes/{id}") => (f.quiz, 0),
+            ("PUT", "/api/v1/attempts/{id}/answers") | ("POST", "/api/v1/attempts/{id}/submit") => {
+                let (quiz, _) = Self::fresh_quiz(app, s, f.question, true).await;
+                let attempt = made(
+                    app.post(
+                        &format!("/api/v1/quizzes/{quiz}/attempts"),
+                        &s.student.token,
+                        json!({}),
+                    )
+                    .await,
+                );
+                (attempt, 0)
+            }
+            (_, "/api/v1/attempts/{id}") => (f.attempt, 0),
+            (_, p) if p.starts_with("/api/v1/standard_frameworks/{id}") => (f.framework, 0),
+            ("POST", "/api/v1/assignments/{id}/standards") => (draft_assignment().await, 0),
+            ("DELETE", "/api/v1/assignments/{id}/standards/{standard_id}") => {
+                let assignment = draft_assignment().await;
+                let (st, body) = app
+                    .post(
+                        &format!("/api/v1/assignments/{assignment}/standards"),
+                        t,
+                        json!({"standard_id": f.standard}),
+                    )
+                    .await;
+                assert_eq!(st, 201, "fixture: {body}");
+                (assignment, f.standard)
+            }
+            (_, "/api/v1/assignments/{id}/standards") => (s.assignment_id, 0),
+            (_, p) if p.contains('{') => panic!("no walk target for {method} {p}"),
+            _ => (0, 0),
+        };
+        path.replace("{id}", &id.to_string())
+            .replace("{item_id}", &second.to_string())
+            .replace("{standard_id}", &second.to_string())
+    }
 }
