@@ -129,7 +129,7 @@ async fn visible_attempt(tx: &mut TenantTx, viewer: &Viewer, id: i64) -> ApiResu
     .await?;
     let (quiz_id, user_id, guards) = row.ok_or(ApiError::NotFound)?;
     let owned = user_id == viewer.user_id;
-    let role = visible_quiz(tx, viewer, quiz_id).await?.role;
+    let role = visible_quiz(tx, viewer, quiz_id).await?;
     let sees = match role {
         CourseRole::Staff => true,
         CourseRole::Learner => owned,
@@ -186,8 +186,7 @@ pub async fn start(
 ) -> ApiResult<(StatusCode, Json<AttemptDetail>)> {
     let viewer = Viewer::new(&me);
     let mut tx = state.db.tenant(me.tenant_id).await?;
-    let access = visible_quiz(&mut tx, &viewer, quiz_id).await?;
-    if access.role != CourseRole::Learner {
+    if visible_quiz(&mut tx, &viewer, quiz_id).await? != CourseRole::Learner {
         return Err(ApiError::Forbidden);
     }
     grading::close(
@@ -276,7 +275,7 @@ pub async fn list(
     let after: Option<(i64, i64)> = page.after()?;
     let viewer = Viewer::new(&me);
     let mut tx = state.db.tenant(me.tenant_id).await?;
-    let access = visible_quiz(&mut tx, &viewer, quiz_id).await?;
+    let role = visible_quiz(&mut tx, &viewer, quiz_id).await?;
     grading::close(
         &mut tx,
         Closing::OverdueAt {
@@ -286,7 +285,7 @@ pub async fn list(
     )
     .await?;
     // Staff see every attempt; others their own and their linked students'.
-    let restricted_to = (!access.role.is_staff()).then_some(viewer.user_id);
+    let restricted_to = (!role.is_staff()).then_some(viewer.user_id);
     let rows: Vec<AttemptView> = sqlx::query_as(&format!(
         "SELECT {ATTEMPT_COLUMNS} {ATTEMPT_FROM}
           WHERE a.quiz_id = $1

@@ -80,8 +80,7 @@ pub async fn list(
     let after: Option<(i32, i64)> = page.after()?;
     let viewer = Viewer::new(&me);
     let mut tx = state.db.tenant(me.tenant_id).await?;
-    let access = visible_quiz(&mut tx, &viewer, quiz_id).await?;
-    let staff = access.role.is_staff();
+    let staff = visible_quiz(&mut tx, &viewer, quiz_id).await?.is_staff();
     if !staff {
         let (started,): (bool,) = sqlx::query_as(
             "SELECT EXISTS (SELECT 1 FROM quiz_attempts a

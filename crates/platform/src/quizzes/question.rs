@@ -46,6 +46,7 @@ impl QuestionType {
         }
     }
 
+    /// The name used in the API and stored in `questions.type`.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::MultipleChoice => "multiple_choice",
@@ -151,6 +152,7 @@ impl QuestionContent {
         })
     }
 
+    /// The question's type.
     pub fn kind(&self) -> QuestionType {
         self.kind
     }
@@ -160,6 +162,7 @@ impl QuestionContent {
         serde_json::to_value(&self.choices).expect("choices serialise")
     }
 
+    /// The answer key, if the question has one (always for auto-graded types).
     pub fn correct_answer(&self) -> Option<&Value> {
         self.correct_answer.as_ref()
     }

@@ -58,21 +58,13 @@ pub async fn find(tx: &mut TenantTx, id: i64) -> ApiResult<QuizView> {
         .ok_or(ApiError::NotFound)
 }
 
-/// What [`visible_quiz`] learns about a quiz and the viewer.
-#[derive(Clone, Copy, Debug)]
-pub struct QuizAccess {
-    pub course_id: i64,
-    pub role: CourseRole,
-    pub published: bool,
-}
-
 /// The viewer's role in the quiz's course, or 404 when the course is not visible to
 /// them or the quiz is not published and they are not its staff.
 pub async fn visible_quiz(
     tx: &mut TenantTx,
     viewer: &Viewer,
     quiz_id: i64,
-) -> ApiResult<QuizAccess> {
+) -> ApiResult<CourseRole> {
     let row: Option<(i64, String)> =
         sqlx::query_as("SELECT course_id, status FROM quizzes WHERE id = $1")
             .bind(quiz_id)
@@ -80,23 +72,17 @@ pub async fn visible_quiz(
             .await?;
     let (course_id, status) = row.ok_or(ApiError::NotFound)?;
     let role = course_role(tx, viewer, course_id).await?;
-    let published = status == "published";
-    if !role.is_staff() && !published {
+    if !role.is_staff() && status != "published" {
         return Err(ApiError::NotFound);
     }
-    Ok(QuizAccess {
-        course_id,
-        role,
-        published,
-    })
+    Ok(role)
 }
 
 /// Like [`visible_quiz`] but only the course's staff pass (others who can see the quiz
 /// get 403). Locks the quiz row, so changes to its items are serialised with each other
 /// and with attempts starting (whose counter update needs the same row).
 pub async fn staff_quiz(tx: &mut TenantTx, viewer: &Viewer, quiz_id: i64) -> ApiResult<StaffQuiz> {
-    let access = visible_quiz(tx, viewer, quiz_id).await?;
-    if !access.role.is_staff() {
+    if !visible_quiz(tx, viewer, quiz_id).await?.is_staff() {
         return Err(ApiError::Forbidden);
     }
     let (attempts_count, status): (i32, String) =

@@ -213,9 +213,15 @@ pub async fn list_standards(
     let mut tx = state.db.tenant(me.tenant_id).await?;
     check_parent(&mut tx, framework_id, params.parent_id).await?;
     let (after_code, after_id) = after.unzip();
+    // Two spellings rather than `IS NOT DISTINCT FROM`, which no index serves.
+    let level = if params.parent_id.is_some() {
+        "s.parent_id = $2"
+    } else {
+        "s.parent_id IS NULL AND $2::bigint IS NULL"
+    };
     let rows: Vec<StandardView> = sqlx::query_as(&format!(
         "{STANDARD_SELECT}
-          WHERE s.standard_framework_id = $1 AND s.parent_id IS NOT DISTINCT FROM $2
+          WHERE s.standard_framework_id = $1 AND {level}
             AND ($3::text IS NULL OR (s.code, s.id) > ($3, $4))
           ORDER BY s.code, s.id LIMIT $5"
     ))
