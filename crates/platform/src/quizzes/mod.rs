@@ -22,7 +22,7 @@ use axum::http::StatusCode;
 use crate::auth::permission::{perm, Access};
 use crate::http::api::{Api, Operation as Op};
 use crate::http::error::{ApiError, ApiResult};
-use crate::http::page::Page;
+use crate::http::page::{Page, PageParams};
 
 /// Checks that `value`, trimmed, has `min..=max` characters.
 pub(crate) fn check_len(field: &str, value: &str, min: usize, max: usize) -> ApiResult<()> {
@@ -90,7 +90,7 @@ pub fn register(api: &mut Api) {
             "question banks",
             "Questions of a bank, by position, with their answer keys",
         )
-        .query::<crate::http::page::PageParams>()
+        .query::<PageParams>()
         .response::<Page<banks::QuestionView>>(ok),
         banks::list_questions,
     );
@@ -139,7 +139,7 @@ pub fn register(api: &mut Api) {
                 "quizzes",
                 "Quizzes of a course by due date (learners and guardians: published only)",
             )
-            .query::<crate::http::page::PageParams>()
+            .query::<PageParams>()
             .response::<Page<quiz::QuizView>>(ok),
         quiz::list,
     );
@@ -175,7 +175,7 @@ pub fn register(api: &mut Api) {
                 "quizzes",
                 "Items of a quiz in order; answer keys for staff only, learners once they started an attempt",
             )
-            .query::<crate::http::page::PageParams>()
+            .query::<PageParams>()
             .response::<Page<items::QuizItemView>>(ok),
         items::list,
     );
