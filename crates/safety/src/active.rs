@@ -100,8 +100,8 @@ fn scan_html(text: &str, edits: &mut Vec<Edit>) {
     let mut container: Option<(Name, u32, usize)> = None;
     let mut pos = 0;
     while pos < bytes.len() {
-        if lexer.in_data() {
-            // Nothing happens in text until the next `<`.
+        if lexer.in_data() || lexer.waiting_in_raw_text() {
+            // Nothing happens in text (or raw text) until the next `<`.
             match bytes[pos..].iter().position(|&b| b == b'<') {
                 Some(k) => pos += k,
                 None => break,
@@ -237,9 +237,18 @@ fn dangerous_tag(tag_text: &str, tag: &Tag) -> Option<(&'static str, &'static st
             return Some(("xss.js_url", "js_url"));
         }
     }
-    for (attr, value) in attributes(tag_text) {
+    let mut found = None;
+    for_each_attribute(tag_text, |attr, value| {
+        found = dangerous_attribute(attr, value);
+        found.is_some()
+    });
+    found
+}
+
+fn dangerous_attribute(attr: &str, value: &str) -> Option<(&'static str, &'static str)> {
+    {
         let attr = attr.to_ascii_lowercase();
-        let value = decode_entities(&value);
+        let value = decode_entities(value);
         if attr.len() > 2 && attr.starts_with("on") {
             return Some(("xss.event_handler", "event_handler"));
         }
@@ -300,10 +309,10 @@ fn is_data_image(url: &str) -> bool {
     .any(|p| url.starts_with(p))
 }
 
-/// Attribute names and raw values of a tag (`<name a=1 b="2" c>`).
-fn attributes(tag_text: &str) -> Vec<(String, String)> {
+/// Calls `f` with each attribute name and raw value of a tag (`<name a=1 b="2" c>`)
+/// until it returns true.
+fn for_each_attribute(tag_text: &str, mut f: impl FnMut(&str, &str) -> bool) {
     let b = tag_text.as_bytes();
-    let mut out = Vec::new();
     // Skip `<` and the name.
     let mut i = 1;
     while i < b.len() && !b[i].is_ascii_whitespace() && b[i] != b'/' && b[i] != b'>' {
@@ -322,12 +331,12 @@ fn attributes(tag_text: &str) -> Vec<(String, String)> {
         while i < b.len() && !b[i].is_ascii_whitespace() && !matches!(b[i], b'/' | b'>' | b'=') {
             i += 1;
         }
-        let name = tag_text[ns..i].to_string();
+        let name = &tag_text[ns..i];
         let mut j = i;
         while j < b.len() && b[j].is_ascii_whitespace() {
             j += 1;
         }
-        let mut value = String::new();
+        let mut value = "";
         if j < b.len() && b[j] == b'=' {
             j += 1;
             while j < b.len() && b[j].is_ascii_whitespace() {
@@ -340,20 +349,21 @@ fn attributes(tag_text: &str) -> Vec<(String, String)> {
                 while k < b.len() && b[k] != q {
                     k += 1;
                 }
-                value = tag_text[vs..k].to_string();
+                value = &tag_text[vs..k];
                 j = (k + 1).min(b.len());
             } else {
                 let vs = j;
                 while j < b.len() && !b[j].is_ascii_whitespace() && b[j] != b'>' {
                     j += 1;
                 }
-                value = tag_text[vs..j].to_string();
+                value = &tag_text[vs..j];
             }
             i = j;
         }
-        out.push((name, value));
+        if f(name, value) {
+            return;
+        }
     }
-    out
 }
 
 /// Decodes the character references that matter for URLs and CSS (numeric ones, with or

@@ -53,7 +53,13 @@ impl Classifier {
         let mut anchor_family = Vec::new();
         for (family, (_, words)) in ANCHORS.iter().enumerate() {
             for w in *words {
-                patterns.push((*w).to_string());
+                // Anchors start a word; the short ones are whole words.
+                let whole = w.len() <= 4 || matches!(*w, "rules" | "without");
+                patterns.push(if whole {
+                    format!(" {w} ")
+                } else {
+                    format!(" {w}")
+                });
                 anchor_family.push(family as u8);
             }
         }

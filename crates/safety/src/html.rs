@@ -96,6 +96,11 @@ impl Lexer {
         self.st == St::Data
     }
 
+    /// True inside a raw-text element, away from any `</`: only a `<` can change that.
+    pub(crate) fn waiting_in_raw_text(&self) -> bool {
+        self.st == St::Raw { matched: 0 }
+    }
+
     /// Where the construct that is still open began, if any.
     pub(crate) fn open_since(&self) -> Option<usize> {
         (!self.in_data()).then_some(self.start)

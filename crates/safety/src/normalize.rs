@@ -99,6 +99,22 @@ impl Normalizer {
         let mut i = 0;
         while i < bytes.len() {
             let b = bytes[i];
+            if b.is_ascii_digit() && n.tok.is_empty() {
+                // Fast path: a number, ended by a plain separator.
+                let s = i;
+                while i < bytes.len() && bytes[i].is_ascii_digit() {
+                    i += 1;
+                }
+                if i == bytes.len() || is_plain_separator(bytes[i]) {
+                    n.plain_word(bytes, s, i);
+                } else {
+                    for (k, &c) in bytes[s..i].iter().enumerate() {
+                        let at = (s + k) as u32;
+                        n.feed(c as char, at, at + 1);
+                    }
+                }
+                continue;
+            }
             if b.is_ascii_alphabetic() {
                 // Fast path: a plain ASCII word, ended by a plain separator.
                 let s = i;
@@ -167,11 +183,11 @@ fn is_plain_separator(b: u8) -> bool {
 }
 
 impl Normalizer {
-    /// A word of ASCII letters only: the same result as feeding it letter by letter and
+    /// A word of ASCII letters only, or of digits only: the same result as feeding it letter by letter and
     /// ending the word, without the per-letter bookkeeping.
     fn plain_word(&mut self, bytes: &[u8], s: usize, e: usize) {
         let gap = std::mem::replace(&mut self.gap, 0);
-        if e - s == 1 {
+        if e - s == 1 && bytes[s].is_ascii_alphabetic() {
             let c = bytes[s].to_ascii_lowercase() as char;
             if !self.singles.is_empty() && gap != 1 {
                 self.flush_singles();

@@ -125,19 +125,20 @@ pub(crate) fn find(before: &str, text: &str, policy: &Policy, out: &mut Vec<PiiM
             find_ipv6(text, out);
         }
     }
-    resolve_overlaps(&mut out[start_len..].to_vec(), out, start_len);
+    let mut found = out.split_off(start_len);
+    resolve_overlaps(&mut found);
+    out.extend(found);
 }
 
 /// Keeps, among overlapping matches, the earliest, then the one whose kind ranks first,
 /// then the longest.
-fn resolve_overlaps(found: &mut Vec<PiiMatch>, out: &mut Vec<PiiMatch>, start_len: usize) {
+fn resolve_overlaps(found: &mut Vec<PiiMatch>) {
     found.sort_by(|a, b| {
         a.start
             .cmp(&b.start)
             .then(a.kind.cmp(&b.kind))
             .then(b.end.cmp(&a.end))
     });
-    out.truncate(start_len);
     // A higher-priority match that starts inside a lower-priority one wins over it.
     let mut kept: Vec<PiiMatch> = Vec::with_capacity(found.len());
     for m in found.iter().copied() {
@@ -151,7 +152,7 @@ fn resolve_overlaps(found: &mut Vec<PiiMatch>, out: &mut Vec<PiiMatch>, start_le
             _ => kept.push(m),
         }
     }
-    out.extend(kept);
+    *found = kept;
 }
 
 /// Words that must be near a student id (the first five) or a date of birth.
@@ -522,18 +523,29 @@ fn judge_run(
     const MAX_GROUPS: usize = 8;
     let text = ctx.text.as_bytes();
     let size = |g: &Group| g.end - g.start;
+    // Digits before each group, and whether a group is a lone digit after a space (no
+    // entity has one inside it: runs like "1 2 3 4" are skipped without a closer look).
+    let mut before = Vec::with_capacity(groups.len() + 1);
+    before.push(0usize);
+    for g in groups {
+        before.push(before[before.len() - 1] + size(g));
+    }
+    let lone: Vec<bool> = groups
+        .iter()
+        .map(|g| size(g) == 1 && text[g.sep_start..g.start] == *b" ")
+        .collect();
+    let mut next_lone = vec![groups.len(); groups.len() + 1];
+    for i in (0..groups.len()).rev() {
+        next_lone[i] = if lone[i] { i } else { next_lone[i + 1] };
+    }
     let mut a = 0;
     while a < groups.len() {
         let mut found = None;
-        let max_b = (a + MAX_GROUPS).min(groups.len());
+        let max_b = (a + MAX_GROUPS).min(groups.len()).min(next_lone[a + 1]);
         for e in (a + 1..=max_b).rev() {
-            // No entity has fewer than 4 or more than 19 digits, or a lone digit after a
-            // space inside it (runs like "1 2 3 4" are skipped without a closer look).
-            let total: usize = groups[a..e].iter().map(size).sum();
-            let lone = groups[a + 1..e]
-                .iter()
-                .any(|g| size(g) == 1 && text[g.sep_start..g.start] == *b" ");
-            if !(4..=19).contains(&total) || lone {
+            // No entity has fewer than 4 or more than 19 digits.
+            let total = before[e] - before[a];
+            if !(4..=19).contains(&total) {
                 continue;
             }
             // A window that ends where the run ends inherits the run's right edge.
@@ -613,7 +625,7 @@ fn judge(ctx: &Context<'_>, start: usize, groups: &[Group]) -> Option<PiiMatch> 
     // Dates: day/month/year in any order of the usual three.
     if sizes.len() == 3 && !plus && (all_seps(b"/") || all_seps(b"-") || all_seps(b".")) {
         if let Some(year) = date_year(&ctx.text[plain_start..end], &sizes) {
-            let dob = (year >= 1930 || year < 100)
+            let dob = !(100..1930).contains(&year)
                 && has_word(&ctx.window_before(plain_start, 40), DOB_WORDS);
             return if dob { mk(PiiKind::Dob) } else { None };
         }
@@ -756,7 +768,7 @@ fn luhn(d: &[u8]) -> bool {
         }
         sum += v;
     }
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 /// Issuer ranges of the major networks (Visa, Mastercard, Amex, Discover, Diners, JCB,

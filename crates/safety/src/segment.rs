@@ -54,15 +54,15 @@ impl Segmenter {
     pub(crate) fn scan(&mut self, text: &str, base: usize, cuts: &mut Vec<usize>) {
         for (i, c) in text.char_indices() {
             let pos = base + i;
-            // Fast path: a letter in plain text with no decision pending.
-            if c.is_ascii_alphabetic()
+            // Fast path: plain ASCII text with no decision pending.
+            if c.is_ascii()
+                && !c.is_ascii_whitespace()
+                && !matches!(c, '<' | '[' | ']' | '(' | ')')
                 && self.candidate.is_none()
                 && self.html.in_data()
                 && !self.md_after_close
             {
-                self.letters = if self.prev_ws { 1 } else { self.letters + 1 };
-                self.after_punct = false;
-                self.prev_ws = false;
+                self.track_char(c);
                 continue;
             }
             self.resolve(c, cuts);
@@ -96,21 +96,26 @@ impl Segmenter {
                     }
                 }
             } else {
-                if c.is_alphabetic() {
-                    self.letters = if self.prev_ws { 1 } else { self.letters + 1 };
-                    self.after_punct = false;
-                } else if matches!(c, '.' | '!' | '?') {
-                    self.after_punct = true;
-                    self.letters = 0;
-                } else if matches!(c, ')' | '"' | '\'' | '\u{2019}' | '\u{201D}' | ']') {
-                    self.letters = 0;
-                } else {
-                    self.after_punct = false;
-                    self.letters = 0;
-                }
-                self.prev_ws = false;
+                self.track_char(c);
             }
         }
+    }
+
+    /// Word and sentence bookkeeping for a character that is not whitespace.
+    fn track_char(&mut self, c: char) {
+        if c.is_alphabetic() {
+            self.letters = if self.prev_ws { 1 } else { self.letters + 1 };
+            self.after_punct = false;
+        } else if matches!(c, '.' | '!' | '?') {
+            self.after_punct = true;
+            self.letters = 0;
+        } else if matches!(c, ')' | '"' | '\'' | '\u{2019}' | '\u{201D}' | ']') {
+            self.letters = 0;
+        } else {
+            self.after_punct = false;
+            self.letters = 0;
+        }
+        self.prev_ws = false;
     }
 
     /// Confirms or drops the pending candidate with the next character.

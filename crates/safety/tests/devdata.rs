@@ -6,7 +6,7 @@
 //! `cargo test -p safety --release --test devdata -- --nocapture`
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use safety::{Action, Category, Level, Pipeline, Policy, Role};
@@ -17,7 +17,7 @@ fn data_dir() -> Option<PathBuf> {
 }
 
 /// XSTest rows: (prompt, type, label).
-fn xstest(dir: &PathBuf) -> Vec<(String, String, String)> {
+fn xstest(dir: &Path) -> Vec<(String, String, String)> {
     let raw = std::fs::read_to_string(dir.join("xstest_prompts.csv")).expect("xstest");
     let mut rows = Vec::new();
     for rec in parse_csv(&raw).into_iter().skip(1) {
@@ -57,7 +57,7 @@ fn parse_csv(raw: &str) -> Vec<Vec<String>> {
     rows
 }
 
-fn moderation(dir: &PathBuf) -> Option<Vec<serde_json::Value>> {
+fn moderation(dir: &Path) -> Option<Vec<serde_json::Value>> {
     let out = Command::new("gzip")
         .arg("-dc")
         .arg(dir.join("openai_moderation_samples-1680.jsonl.gz"))
