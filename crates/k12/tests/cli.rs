@@ -147,6 +147,109 @@ async fn dev_runs_the_product_reuses_its_data_and_stops_cleanly() {
         );
     }
 
+    // A living school: courses, assignments with submissions, threaded discussions, a quiz.
+    let student = &tenants[0]["logins"][2];
+    let (_, b) = post(
+        &client,
+        format!("{api}/api/v1/auth/login"),
+        json!({"tenant": "demo", "email": student["email"], "password": student["password"]}),
+    )
+    .await;
+    let student_token = b["token"].as_str().unwrap().to_string();
+    let get = |path: String, token: String| {
+        let client = client.clone();
+        async move {
+            client
+                .get(path)
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
+    };
+    let courses = get(format!("{api}/api/v1/courses"), student_token.clone()).await;
+    assert_eq!(courses["data"].as_array().unwrap().len(), 4, "{courses}");
+    let course = courses["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "Mathematics 5")
+        .expect("the math course")
+        .clone();
+    assert_eq!(course["sections"].as_array().unwrap().len(), 2);
+    let assignments = get(
+        format!("{api}/api/v1/courses/{}/assignments", course["id"]),
+        student_token.clone(),
+    )
+    .await;
+    assert_eq!(
+        assignments["data"].as_array().unwrap().len(),
+        2,
+        "students see the published ones: {assignments}"
+    );
+    let submissions = get(
+        format!(
+            "{api}/api/v1/assignments/{}/submissions",
+            assignments["data"][0]["id"]
+        ),
+        admin_token.clone(),
+    )
+    .await;
+    assert_eq!(
+        submissions["data"].as_array().unwrap().len(),
+        2,
+        "{submissions}"
+    );
+    let discussions = get(
+        format!("{api}/api/v1/courses/{}/discussions", course["id"]),
+        student_token.clone(),
+    )
+    .await;
+    assert_eq!(discussions["data"][0]["posts_count"], 3);
+    let quizzes = get(
+        format!("{api}/api/v1/courses/{}/quizzes", course["id"]),
+        student_token.clone(),
+    )
+    .await;
+    let quiz = quizzes["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|q| q["title"] == "Fractions quiz")
+        .expect("the demo quiz")
+        .clone();
+    let res = client
+        .post(format!("{api}/api/v1/quizzes/{}/attempts", quiz["id"]))
+        .bearer_auth(&student_token)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.status().as_u16(),
+        201,
+        "the demo student can take the quiz a second time"
+    );
+    let items = get(
+        format!("{api}/api/v1/quizzes/{}/items", quiz["id"]),
+        student_token.clone(),
+    )
+    .await;
+    assert_eq!(items["data"].as_array().map(Vec::len), Some(4), "{items}");
+    let check = Command::new(K12)
+        .args(["maintenance", "recount", "--check", "--data-dir"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "the seeded counters are exact: {}",
+        String::from_utf8_lossy(&check.stdout)
+    );
+
     let status = terminate(&mut dev);
     assert!(status.success(), "k12 dev exit status {status}");
     assert!(

@@ -303,8 +303,10 @@ async fn seed_school(
     .await?;
     sqlx::query(
         r#"INSERT INTO questions (tenant_id, question_bank_id, type, prompt, choices, correct_answer, points, position)
-           VALUES (current_tenant_id(), $1, 'multiple_choice', 'Which fraction equals 1/2?', '["2/4", "1/3", "3/4"]', '"2/4"', 1, 1),
-                  (current_tenant_id(), $1, 'multiple_choice', 'What is 1/4 + 1/4?', '["1/8", "1/2", "2/8"]', '"1/2"', 1, 2),
+           VALUES (current_tenant_id(), $1, 'multiple_choice', 'Which fraction equals 1/2?',
+                   '[{"id": "a", "text": "2/4"}, {"id": "b", "text": "1/3"}, {"id": "c", "text": "3/4"}]', '"a"', 1, 1),
+                  (current_tenant_id(), $1, 'multiple_choice', 'What is 1/4 + 1/4?',
+                   '[{"id": "a", "text": "1/8"}, {"id": "b", "text": "1/2"}, {"id": "c", "text": "2/8"}]', '"b"', 1, 2),
                   (current_tenant_id(), $1, 'true_false', '3/3 is equal to 1.', '[]', 'true', 1, 3),
                   (current_tenant_id(), $1, 'short_answer', 'Explain how you compare two fractions.', '[]', NULL, 2, 4)"#,
     )
@@ -331,9 +333,9 @@ async fn seed_school(
     .await?;
     let (attempt,): (i64,) = sqlx::query_as(
         "INSERT INTO quiz_attempts (tenant_id, quiz_id, user_id, attempt_number, status, started_at,
-                                    submitted_at, score, percentage)
+                                    submitted_at, score)
          VALUES (current_tenant_id(), $1, $2, 1, 'submitted', now() - interval '1 day',
-                 now() - interval '1 day' + interval '12 minutes', 2, 40) RETURNING id",
+                 now() - interval '1 day' + interval '12 minutes', 2) RETURNING id",
     )
     .bind(quiz)
     .bind(students[0])
@@ -342,7 +344,7 @@ async fn seed_school(
     sqlx::query(
         r#"INSERT INTO attempt_answers (tenant_id, quiz_attempt_id, question_id, answer, correct, points_awarded)
            SELECT current_tenant_id(), $1, q.id,
-                  CASE q.position WHEN 1 THEN '"2/4"' WHEN 2 THEN '"2/8"' WHEN 3 THEN 'true'
+                  CASE q.position WHEN 1 THEN '"a"' WHEN 2 THEN '"c"' WHEN 3 THEN 'true'
                        ELSE '"Make the denominators the same."' END::jsonb,
                   CASE q.position WHEN 1 THEN true WHEN 2 THEN false WHEN 3 THEN true END,
                   CASE q.position WHEN 1 THEN 1 WHEN 2 THEN 0 WHEN 3 THEN 1 END
