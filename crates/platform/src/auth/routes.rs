@@ -111,6 +111,32 @@ async fn session_user(tx: &mut crate::db::TenantTx, user_id: i64) -> ApiResult<S
     })
 }
 
+/// 429 once an email has failed to sign in too often within the window; the failures
+/// are the audit rows the login itself writes.
+async fn check_throttle(
+    conn: &mut sqlx::PgConnection,
+    audit_table: &'static str,
+    event: &'static str,
+    email: &str,
+) -> ApiResult<()> {
+    let (recent_failures,): (i64,) = sqlx::query_as(&format!(
+        "SELECT count(*) FROM {audit_table}
+          WHERE event_type = $1 AND metadata->>'email' = $2
+            AND created_at > now() - make_interval(mins => $3)"
+    ))
+    .bind(event)
+    .bind(email)
+    .bind(THROTTLE_WINDOW_MINUTES)
+    .fetch_one(conn)
+    .await?;
+    if recent_failures >= THROTTLE_MAX_FAILURES {
+        return Err(ApiError::TooManyRequests {
+            retry_after_secs: (THROTTLE_WINDOW_MINUTES * 60) as u64,
+        });
+    }
+    Ok(())
+}
+
 const BAD_LOGIN: &str = "email or password is incorrect";
 
 /// `POST /api/v1/auth/login`
@@ -148,20 +174,7 @@ pub async fn login(
     sys.commit().await?;
 
     let mut tx = state.db.tenant(tenant).await?;
-    let (recent_failures,): (i64,) = sqlx::query_as(
-        "SELECT count(*) FROM audit_logs
-          WHERE event_type = 'auth.login_failed' AND metadata->>'email' = $1
-            AND created_at > now() - make_interval(mins => $2)",
-    )
-    .bind(&email)
-    .bind(THROTTLE_WINDOW_MINUTES)
-    .fetch_one(&mut *tx)
-    .await?;
-    if recent_failures >= THROTTLE_MAX_FAILURES {
-        return Err(ApiError::TooManyRequests {
-            retry_after_secs: (THROTTLE_WINDOW_MINUTES * 60) as u64,
-        });
-    }
+    check_throttle(&mut tx, "audit_logs", "auth.login_failed", &email).await?;
     let user: Option<(i64, Option<String>, bool)> = sqlx::query_as(
         "SELECT id, password_hash, disabled_at IS NOT NULL FROM users WHERE lower(email) = $1",
     )
@@ -252,20 +265,13 @@ pub async fn operator_login(
         ));
     }
     let mut tx = state.db.system().await?;
-    let (recent_failures,): (i64,) = sqlx::query_as(
-        "SELECT count(*) FROM platform_audit_logs
-          WHERE event_type = 'operator.login_failed' AND metadata->>'email' = $1
-            AND created_at > now() - make_interval(mins => $2)",
+    check_throttle(
+        &mut tx,
+        "platform_audit_logs",
+        "operator.login_failed",
+        &email,
     )
-    .bind(&email)
-    .bind(THROTTLE_WINDOW_MINUTES)
-    .fetch_one(&mut *tx)
     .await?;
-    if recent_failures >= THROTTLE_MAX_FAILURES {
-        return Err(ApiError::TooManyRequests {
-            retry_after_secs: (THROTTLE_WINDOW_MINUTES * 60) as u64,
-        });
-    }
     let row: Option<(i64, String, String, Option<String>, bool)> = sqlx::query_as(
         "SELECT id, email, name, password_hash, disabled_at IS NOT NULL FROM operators WHERE lower(email) = $1",
     )
