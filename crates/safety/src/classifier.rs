@@ -54,7 +54,8 @@ impl Classifier {
         for (family, (_, words)) in ANCHORS.iter().enumerate() {
             for w in *words {
                 // Anchors start a word; the short ones are whole words.
-                let whole = w.len() <= 4 || matches!(*w, "rules" | "without");
+                let whole = (w.len() <= 4 && !w.contains(' ') && !w.starts_with("base"))
+                    || matches!(*w, "rules" | "without");
                 patterns.push(if whole {
                     format!(" {w} ")
                 } else {

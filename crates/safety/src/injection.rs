@@ -216,7 +216,9 @@ pub(crate) const ANCHORS: &[(&str, &[&str])] = &[
     (
         "encoding",
         &[
-            "base", "rot", "hex", "binary", "morse", "caesar", "encoded", "hidden", "decoded",
+            // After the leetspeak step "base64" reads "base6a" and "rot13" "rotie".
+            "base6", "base 6", "rotie", "rot ie", "rot 1", "hex", "binary", "morse", "caesar",
+            "encoded", "hidden", "decoded",
         ],
     ),
     (

@@ -530,10 +530,14 @@ fn judge_run(
     for g in groups {
         before.push(before[before.len() - 1] + size(g));
     }
-    let lone: Vec<bool> = groups
+    let mut lone: Vec<bool> = groups
         .iter()
         .map(|g| size(g) == 1 && text[g.sep_start..g.start] == *b" ")
         .collect();
+    if text[run_start] == b'+' && lone.len() > 1 {
+        // "+33 1 42 68 53 00": a one-digit area code after the country code.
+        lone[1] = false;
+    }
     let mut next_lone = vec![groups.len(); groups.len() + 1];
     for i in (0..groups.len()).rev() {
         next_lone[i] = if lone[i] { i } else { next_lone[i + 1] };

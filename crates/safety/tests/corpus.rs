@@ -13,20 +13,20 @@ use safety::{Action, Category, Pipeline, Verdict};
 
 /// Minimum precision and recall per class (docs/safety.md, "Thresholds").
 const THRESHOLDS: &[(&str, f64, f64)] = &[
-    ("allowed", 0.95, 0.97),
-    ("injection", 0.97, 0.97),
-    ("xss", 0.97, 0.97),
-    ("pii", 0.97, 0.97),
-    ("self_harm", 0.97, 0.97),
-    ("violence", 0.85, 0.85),
-    ("weapons", 0.85, 0.85),
-    ("drugs_alcohol", 0.85, 0.85),
-    ("explicit", 0.85, 0.85),
-    ("hate", 0.85, 0.85),
-    ("bullying", 0.85, 0.85),
+    ("allowed", 0.98, 0.99),
+    ("injection", 0.98, 0.98),
+    ("xss", 0.98, 0.98),
+    ("pii", 0.98, 0.98),
+    ("self_harm", 0.98, 0.98),
+    ("violence", 0.90, 0.90),
+    ("weapons", 0.90, 0.90),
+    ("drugs_alcohol", 0.90, 0.90),
+    ("explicit", 0.90, 0.90),
+    ("hate", 0.90, 0.90),
+    ("bullying", 0.90, 0.90),
 ];
 /// Share of cases whose action, category and sub-category all match.
-const MIN_EXACT: f64 = 0.95;
+const MIN_EXACT: f64 = 0.99;
 
 fn class_of(v: &Verdict) -> String {
     match v.category {
