@@ -126,6 +126,7 @@ pub fn register(api: &mut Api) {
         tenancy::operator_list,
     );
 
+    register_school_admin(api);
     register_courses(api);
     register_assignments(api);
     register_discussions(api);
@@ -456,5 +457,76 @@ fn register_discussions(api: &mut Api) {
         )
         .response::<()>(gone),
         discussions::delete_post,
+    );
+}
+
+fn register_school_admin(api: &mut Api) {
+    use crate::identity::guardians;
+    use crate::tenancy::calendar;
+    use Access::{Operator, Tenant, TenantMember};
+    let (ok, created, gone) = (StatusCode::OK, StatusCode::CREATED, StatusCode::NO_CONTENT);
+    api.add(
+        Op::get("/api/v1/academic_years", TenantMember)
+            .summary("calendar", "Academic years, newest first, with their terms")
+            .query::<PageParams>()
+            .response::<Page<calendar::AcademicYearView>>(ok),
+        calendar::list,
+    );
+    api.add(
+        Op::post("/api/v1/academic_years", Tenant(perm::SETTINGS_MANAGE))
+            .summary(
+                "calendar",
+                "Create an academic year (optionally the current one)",
+            )
+            .request::<calendar::CreateAcademicYear>()
+            .response::<calendar::AcademicYearView>(created),
+        calendar::create,
+    );
+    api.add(
+        Op::post(
+            "/api/v1/academic_years/{id}/terms",
+            Tenant(perm::SETTINGS_MANAGE),
+        )
+        .summary("calendar", "Add a term within an academic year")
+        .request::<calendar::CreateTerm>()
+        .response::<calendar::TermView>(created),
+        calendar::create_term,
+    );
+    api.add(
+        Op::get("/api/v1/guardian_links", Tenant(perm::USERS_READ))
+            .summary("users", "Which guardians follow which students")
+            .query::<guardians::LinkListParams>()
+            .response::<Page<guardians::GuardianLinkView>>(ok),
+        guardians::list,
+    );
+    api.add(
+        Op::post("/api/v1/guardian_links", Tenant(perm::USERS_MANAGE))
+            .summary("users", "Link a guardian to a student")
+            .request::<guardians::CreateGuardianLink>()
+            .response::<guardians::GuardianLinkView>(created),
+        guardians::create,
+    );
+    api.add(
+        Op::delete("/api/v1/guardian_links/{id}", Tenant(perm::USERS_MANAGE))
+            .summary("users", "Remove a guardian link")
+            .response::<()>(gone),
+        guardians::delete,
+    );
+    api.add(
+        Op::get("/api/v1/admin/audit_logs", Tenant(perm::AUDIT_READ))
+            .summary("audit", "The school's audit trail, newest first")
+            .query::<crate::audit::AuditListParams>()
+            .response::<Page<crate::audit::AuditLogView>>(ok),
+        crate::audit::list_tenant,
+    );
+    api.add(
+        Op::get("/api/v1/operator/audit_logs", Operator)
+            .summary(
+                "operator",
+                "Operator actions and logins naming no school, newest first",
+            )
+            .query::<crate::audit::AuditListParams>()
+            .response::<Page<crate::audit::AuditLogView>>(ok),
+        crate::audit::list_platform,
     );
 }

@@ -39,6 +39,10 @@ const LISTS: &[(&str, &str, &str, usize)] = &[
         "data",
         3,
     ),
+    ("/api/v1/academic_years", "student", "data", 3),
+    ("/api/v1/guardian_links", "admin", "data", 3),
+    ("/api/v1/admin/audit_logs", "admin", "data", 3),
+    ("/api/v1/operator/audit_logs", "operator", "data", 3),
     ("/api/v1/operator/jobs", "operator", "failed", 3),
     // Schedules are declared in code: every one is listed, whatever the limit.
     ("/api/v1/operator/schedules", "operator", "data", 2),
@@ -204,6 +208,35 @@ async fn every_list_runs_the_same_statements_for_1_and_200_rows() {
         .await
         .unwrap();
     sys.commit().await.unwrap();
+
+    // Three academic years, three guardian links, and platform audit rows.
+    for i in 0..3 {
+        let (st, _) = app
+            .post("/api/v1/academic_years", &s.admin.token,
+                json!({"name": format!("20{}-{}", 30 + i, 31 + i), "start_date": format!("20{}-08-01", 30 + i), "end_date": format!("20{}-06-30", 31 + i)}))
+            .await;
+        assert_eq!(st, 201);
+        let kid = &students[i];
+        let (st, b) = app
+            .post(
+                "/api/v1/guardian_links",
+                &s.admin.token,
+                json!({"guardian_id": s.guardian.id, "student_id": kid.id}),
+            )
+            .await;
+        assert_eq!(st, 201, "{b}");
+        let (st, _) = app
+            .request(
+                Method::POST,
+                "/api/v1/auth/login",
+                testkit::Actor::Anonymous,
+                Some(
+                    json!({"tenant": "nowhere", "email": "x@y.org", "password": "wrong-password"}),
+                ),
+            )
+            .await;
+        assert_eq!(st, 401);
+    }
 
     let mut placeholders = HashMap::from([
         ("{course}", s.course_id),

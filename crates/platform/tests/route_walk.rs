@@ -318,6 +318,40 @@ fn expectations() -> BTreeMap<(&'static str, &'static str), [u16; 7]> {
             ("DELETE", "/api/v1/assignments/{id}/standards/{standard_id}"),
             [401, 403, 204, 204, 404, 404, 403],
         ),
+        // The school calendar, guardian links and the audit trails.
+        (
+            ("GET", "/api/v1/academic_years"),
+            [401, 200, 200, 200, 200, 200, 403],
+        ),
+        (
+            ("POST", "/api/v1/academic_years"),
+            [401, 403, 403, 201, 201, 403, 403],
+        ),
+        (
+            ("POST", "/api/v1/academic_years/{id}/terms"),
+            [401, 403, 403, 201, 404, 403, 403],
+        ),
+        (
+            ("GET", "/api/v1/guardian_links"),
+            [401, 403, 403, 200, 200, 403, 403],
+        ),
+        // Only the school's admin can link its users; elsewhere the ids name nobody.
+        (
+            ("POST", "/api/v1/guardian_links"),
+            [401, 403, 403, 201, 422, 403, 403],
+        ),
+        (
+            ("DELETE", "/api/v1/guardian_links/{id}"),
+            [401, 403, 403, 204, 404, 403, 403],
+        ),
+        (
+            ("GET", "/api/v1/admin/audit_logs"),
+            [401, 403, 403, 200, 200, 403, 403],
+        ),
+        (
+            ("GET", "/api/v1/operator/audit_logs"),
+            [401, 403, 403, 403, 403, 403, 200],
+        ),
         // Jobs (operators only).
         (
             ("GET", "/api/v1/operator/jobs"),
@@ -374,6 +408,15 @@ fn body(method: &str, path: &str, n: usize, s: &School) -> Option<Value> {
         ("PUT", "/api/v1/submissions/{id}/grade") => json!({"grade": 7, "feedback": "ok"}),
         ("POST", "/api/v1/courses/{id}/discussions") => json!({"title": format!("Walk {n}")}),
         ("POST", "/api/v1/discussions/{id}/posts") => json!({"content": format!("Walk {n}")}),
+        ("POST", "/api/v1/academic_years") => {
+            json!({"name": format!("Walk year {n}"), "start_date": "2031-08-01", "end_date": "2032-06-30"})
+        }
+        ("POST", "/api/v1/academic_years/{id}/terms") => {
+            json!({"name": format!("Walk term {n}"), "start_date": "2030-09-01", "end_date": "2030-12-20"})
+        }
+        ("POST", "/api/v1/guardian_links") => {
+            json!({"guardian_id": s.guardian.id, "student_id": s.outsider.id})
+        }
         (m, p) if QuizWalk::covers(p) => return QuizWalk::body(m, p, n),
         (m, _) if m == "POST" || m == "PUT" => json!({}),
         _ => return None,
@@ -473,6 +516,41 @@ impl Targets<'_> {
                     .unwrap();
                 sys.commit().await.unwrap();
                 job.id
+            }
+            ("POST", "/api/v1/academic_years/{id}/terms") => {
+                let mut tx = app.tenant_tx(s.tenant_id).await;
+                let (id,): (i64,) = sqlx::query_as(
+                    "INSERT INTO academic_years (tenant_id, name, start_date, end_date)
+                     VALUES (current_tenant_id(), $1, '2030-08-01', '2031-06-30') RETURNING id",
+                )
+                .bind(format!("Year {}", rand_suffix()))
+                .fetch_one(&mut *tx)
+                .await
+                .unwrap();
+                tx.commit().await.unwrap();
+                id
+            }
+            ("DELETE", "/api/v1/guardian_links/{id}") => {
+                let kid = app
+                    .create_user(
+                        "alpha",
+                        &format!("kid-{}", rand_suffix()),
+                        &["student"],
+                        false,
+                    )
+                    .await;
+                let mut tx = app.tenant_tx(s.tenant_id).await;
+                let (id,): (i64,) = sqlx::query_as(
+                    "INSERT INTO guardian_links (tenant_id, guardian_id, student_id)
+                     VALUES (current_tenant_id(), $1, $2) RETURNING id",
+                )
+                .bind(s.guardian.id)
+                .bind(kid.id)
+                .fetch_one(&mut *tx)
+                .await
+                .unwrap();
+                tx.commit().await.unwrap();
+                id
             }
             (_, p) if p.contains("{id}") => panic!("no walk target for {method} {p}"),
             _ => 0,

@@ -5,6 +5,7 @@ pub mod error;
 pub mod extract;
 pub mod page;
 pub mod statements;
+pub mod validate;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -1,6 +1,7 @@
 //! Users of a tenant: the validated email type, creation (with roles and an optional
 //! setup token), and the tenant-admin user endpoints.
 
+pub mod guardians;
 pub mod users;
 
 /// A syntactically plausible email address, trimmed, at most 254 characters.

@@ -1,6 +1,8 @@
 //! Districts and tenants (schools): creation with the default roles, and the operator and
 //! district listings. All of this is system work ([`SystemTx`]): it crosses tenants.
 
+pub mod calendar;
+
 use axum::extract::State;
 use axum::Json;
 use chrono::{DateTime, Utc};
