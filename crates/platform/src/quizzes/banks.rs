@@ -10,14 +10,15 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+use super::check_points;
 use super::question::{Choice, QuestionContent, QuestionType};
-use super::{check_len, check_points};
 use crate::audit::{self, AuditEvent, TenantActor};
 use crate::auth::session::CurrentUser;
 use crate::db::TenantTx;
 use crate::http::error::{map_constraint, ApiError, ApiResult};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery, RequestMeta};
 use crate::http::page::{double_option, Page, PageParams};
+use crate::http::validate;
 use crate::http::AppState;
 
 /// A question bank with its question counter.
@@ -117,9 +118,9 @@ pub async fn create(
     CurrentUser(me): CurrentUser,
     ApiJson(body): ApiJson<CreateBank>,
 ) -> ApiResult<(StatusCode, Json<QuestionBankView>)> {
-    check_len("title", &body.title, 1, 300)?;
-    check_len("subject", &body.subject, 0, 100)?;
-    check_len("grade_level", &body.grade_level, 0, 20)?;
+    validate::text("title", &body.title, 1, 300)?;
+    validate::text("subject", &body.subject, 0, 100)?;
+    validate::text("grade_level", &body.grade_level, 0, 20)?;
     let mut tx = state.db.tenant(me.tenant_id).await?;
     let bank: QuestionBankView = sqlx::query_as(
         "INSERT INTO question_banks (tenant_id, created_by_id, title, subject, grade_level)
@@ -244,7 +245,7 @@ pub async fn create_question(
     ApiPath(bank_id): ApiPath<i64>,
     ApiJson(body): ApiJson<CreateQuestion>,
 ) -> ApiResult<(StatusCode, Json<QuestionView>)> {
-    check_len("prompt", &body.prompt, 1, 20_000)?;
+    validate::text("prompt", &body.prompt, 1, 20_000)?;
     let content = QuestionContent::parse(
         QuestionType::parse(&body.kind)?,
         body.choices,
@@ -301,7 +302,7 @@ pub async fn update_question(
     ApiJson(body): ApiJson<UpdateQuestion>,
 ) -> ApiResult<Json<QuestionView>> {
     if let Some(p) = &body.prompt {
-        check_len("prompt", p, 1, 20_000)?;
+        validate::text("prompt", p, 1, 20_000)?;
     }
     if let Some(p) = body.points {
         check_points("points", p)?;

@@ -24,18 +24,6 @@ use crate::http::api::{Api, Operation as Op};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::page::{Page, PageParams};
 
-/// Checks that `value`, trimmed, has `min..=max` characters.
-pub(crate) fn check_len(field: &str, value: &str, min: usize, max: usize) -> ApiResult<()> {
-    let n = value.trim().chars().count();
-    if n < min || n > max {
-        return Err(ApiError::invalid(
-            field,
-            format!("must be {min} to {max} characters"),
-        ));
-    }
-    Ok(())
-}
-
 /// The most points a question or quiz item may be worth (`numeric(8,2)`).
 pub const MAX_POINTS: f64 = 999_999.99;
 

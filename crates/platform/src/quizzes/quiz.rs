@@ -8,13 +8,13 @@ use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::check_len;
 use crate::auth::session::CurrentUser;
 use crate::courses::access::{course_role, require_staff, CourseRole, Viewer};
 use crate::db::TenantTx;
 use crate::http::error::{map_constraint, ApiError, ApiResult};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::http::page::{double_option, Page, PageParams, TimeCursor};
+use crate::http::validate;
 use crate::http::AppState;
 
 /// A quiz with its counters.
@@ -185,8 +185,8 @@ pub async fn create(
     ApiPath(course_id): ApiPath<i64>,
     ApiJson(body): ApiJson<CreateQuiz>,
 ) -> ApiResult<(StatusCode, Json<QuizView>)> {
-    check_len("title", &body.title, 1, 300)?;
-    check_len("instructions", &body.instructions, 0, 50_000)?;
+    validate::text("title", &body.title, 1, 300)?;
+    validate::text("instructions", &body.instructions, 0, 50_000)?;
     check_settings(body.time_limit_minutes, body.attempts_allowed)?;
     let mut tx = state.db.tenant(me.tenant_id).await?;
     require_staff(&mut tx, &Viewer::new(&me), course_id).await?;
@@ -232,10 +232,10 @@ pub async fn update(
     ApiJson(body): ApiJson<UpdateQuiz>,
 ) -> ApiResult<Json<QuizView>> {
     if let Some(t) = &body.title {
-        check_len("title", t, 1, 300)?;
+        validate::text("title", t, 1, 300)?;
     }
     if let Some(i) = &body.instructions {
-        check_len("instructions", i, 0, 50_000)?;
+        validate::text("instructions", i, 0, 50_000)?;
     }
     check_settings(body.time_limit_minutes.flatten(), body.attempts_allowed)?;
     let mut tx = state.db.tenant(me.tenant_id).await?;

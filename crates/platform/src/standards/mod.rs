@@ -22,8 +22,8 @@ use crate::http::api::{Api, Operation as Op};
 use crate::http::error::{map_constraint, ApiError, ApiResult};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::http::page::{Page, PageParams};
+use crate::http::validate;
 use crate::http::AppState;
-use crate::quizzes::check_len;
 
 /// A standard framework.
 #[derive(Debug, Serialize, JsonSchema, sqlx::FromRow)]
@@ -109,10 +109,10 @@ pub async fn create_framework(
     CurrentUser(me): CurrentUser,
     ApiJson(body): ApiJson<CreateFramework>,
 ) -> ApiResult<(StatusCode, Json<FrameworkView>)> {
-    check_len("name", &body.name, 1, 200)?;
-    check_len("jurisdiction", &body.jurisdiction, 0, 100)?;
-    check_len("subject", &body.subject, 0, 100)?;
-    check_len("version", &body.version, 0, 50)?;
+    validate::text("name", &body.name, 1, 200)?;
+    validate::text("jurisdiction", &body.jurisdiction, 0, 100)?;
+    validate::text("subject", &body.subject, 0, 100)?;
+    validate::text("version", &body.version, 0, 50)?;
     let mut tx = state.db.tenant(me.tenant_id).await?;
     let (id,): (i64,) = sqlx::query_as(
         "INSERT INTO standard_frameworks (tenant_id, name, jurisdiction, subject, version)
@@ -261,9 +261,9 @@ pub async fn create_standard(
     ApiPath(framework_id): ApiPath<i64>,
     ApiJson(body): ApiJson<CreateStandard>,
 ) -> ApiResult<(StatusCode, Json<StandardView>)> {
-    check_len("code", &body.code, 1, 100)?;
-    check_len("description", &body.description, 0, 5000)?;
-    check_len("grade_band", &body.grade_band, 0, 20)?;
+    validate::text("code", &body.code, 1, 100)?;
+    validate::text("description", &body.description, 0, 5000)?;
+    validate::text("grade_band", &body.grade_band, 0, 20)?;
     let mut tx = state.db.tenant(me.tenant_id).await?;
     check_parent(&mut tx, framework_id, body.parent_id).await?;
     let (id,): (i64,) = sqlx::query_as(
