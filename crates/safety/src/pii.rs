@@ -437,6 +437,7 @@ fn find_numeric_runs(ctx: &Context<'_>, out: &mut Vec<PiiMatch>) {
             start -= 1;
         }
         groups.clear();
+        let mut first = true;
         let mut j = i;
         let mut sep_start = i;
         loop {
@@ -449,6 +450,13 @@ fn find_numeric_runs(ctx: &Context<'_>, out: &mut Vec<PiiMatch>) {
                 end: j,
                 sep_start,
             });
+            if groups.len() >= 64 {
+                // Long runs are judged as they grow: a window spans at most 8 groups.
+                let lead = if first { start } else { groups[0].start };
+                let done = judge_run(ctx, lead, &groups, false, first, false, out);
+                groups.drain(..done);
+                first &= done == 0;
+            }
             let mut k = j;
             while k < b.len() && k - j < 3 && is_sep(b[k]) {
                 k += 1;
@@ -466,7 +474,8 @@ fn find_numeric_runs(ctx: &Context<'_>, out: &mut Vec<PiiMatch>) {
         let decimal = j + 1 < b.len() && b[j] == b',' && b[j + 1].is_ascii_digit();
         if !time_like && !decimal {
             let before = out.len();
-            judge_run(ctx, start, &groups, glued, out);
+            let lead = if first { start } else { groups[0].start };
+            judge_run(ctx, lead, &groups, glued, first, true, out);
             let grew = out.len() > before;
             if let (Some(ext_end), Some(last)) = (ext, out.last_mut()) {
                 if grew && last.end == j && last.kind == PiiKind::Phone {
@@ -513,13 +522,18 @@ fn extension(b: &[u8], j: usize) -> Option<usize> {
     (k > ds && bounded).then_some(k)
 }
 
+/// Judges windows of `groups` (part of a run that began at `run_start` when `first`);
+/// when the run is not `complete`, stops before windows that could reach past the groups
+/// seen so far. Returns how many leading groups are done with.
 fn judge_run(
     ctx: &Context<'_>,
     run_start: usize,
     groups: &[Group],
     glued: bool,
+    first: bool,
+    complete: bool,
     out: &mut Vec<PiiMatch>,
-) {
+) -> usize {
     const MAX_GROUPS: usize = 8;
     let text = ctx.text.as_bytes();
     let size = |g: &Group| g.end - g.start;
@@ -534,7 +548,7 @@ fn judge_run(
         .iter()
         .map(|g| size(g) == 1 && text[g.sep_start..g.start] == *b" ")
         .collect();
-    if text[run_start] == b'+' && lone.len() > 1 {
+    if first && text[run_start] == b'+' && lone.len() > 1 {
         // "+33 1 42 68 53 00": a one-digit area code after the country code.
         lone[1] = false;
     }
@@ -544,6 +558,9 @@ fn judge_run(
     }
     let mut a = 0;
     while a < groups.len() {
+        if !complete && a + MAX_GROUPS > groups.len() {
+            break;
+        }
         let mut found = None;
         let max_b = (a + MAX_GROUPS).min(groups.len()).min(next_lone[a + 1]);
         for e in (a + 1..=max_b).rev() {
@@ -557,7 +574,11 @@ fn judge_run(
             if glued_right {
                 continue;
             }
-            let start = if a == 0 { run_start } else { groups[a].start };
+            let start = if a == 0 && first {
+                run_start
+            } else {
+                groups[a].start
+            };
             if let Some(m) = judge(ctx, start, &groups[a..e]) {
                 found = Some((m, e));
                 break;
@@ -571,6 +592,7 @@ fn judge_run(
             None => a += 1,
         }
     }
+    a
 }
 
 fn digits_of(text: &[u8], groups: &[Group]) -> Vec<u8> {
@@ -966,6 +988,24 @@ mod tests {
             kinds("+1-604-696-5272 ext. 565."),
             [("+1-604-696-5272 ext. 565", PiiKind::Phone)]
         );
+    }
+
+    #[test]
+    fn judges_long_runs_piece_by_piece() {
+        for n in [10, 63, 64, 65, 200] {
+            let text = format!("{}555-123-4567 and 4111 1111 1111 1111", "12 ".repeat(n));
+            let expected = [
+                ("555-123-4567", PiiKind::Phone),
+                ("4111 1111 1111 1111", PiiKind::Card),
+            ];
+            assert_eq!(kinds(&text), expected, "{n}");
+            let text = format!("{}4111 1111 1111 1111", "7 ".repeat(n));
+            assert_eq!(
+                kinds(&text),
+                [("4111 1111 1111 1111", PiiKind::Card)],
+                "{n}"
+            );
+        }
     }
 
     #[test]
