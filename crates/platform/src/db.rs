@@ -24,6 +24,9 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations"
 /// BYPASSRLS.
 pub const SERVICE_GROUP_ROLE: &str = "k12_service";
 
+/// The statement that scopes a transaction to one tenant (`$1`: the tenant id as text).
+pub const SET_TENANT_SQL: &str = "SELECT set_config('app.tenant_id', $1, true)";
+
 /// A tenant's id, as set in `app.tenant_id`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(transparent)]
@@ -55,7 +58,7 @@ impl Db {
     /// Opens a transaction scoped to one tenant.
     pub async fn tenant(&self, tenant: TenantId) -> Result<TenantTx, sqlx::Error> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query("SELECT set_config('app.tenant_id', $1, true)")
+        sqlx::query(SET_TENANT_SQL)
             .bind(tenant.0.to_string())
             .execute(&mut *tx)
             .await?;

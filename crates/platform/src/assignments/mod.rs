@@ -61,8 +61,13 @@ const ASSIGNMENT_SELECT: &str = "
            a.submissions_count, a.created_at, a.updated_at
       FROM assignments a LEFT JOIN users u ON u.id = a.created_by_id";
 
+/// One assignment view by id (`$1`).
+pub fn find_sql() -> String {
+    format!("{ASSIGNMENT_SELECT} WHERE a.id = $1")
+}
+
 pub async fn find(tx: &mut TenantTx, id: i64) -> Result<Option<AssignmentView>, sqlx::Error> {
-    sqlx::query_as(&format!("{ASSIGNMENT_SELECT} WHERE a.id = $1"))
+    sqlx::query_as(&find_sql())
         .bind(id)
         .fetch_optional(&mut **tx)
         .await
@@ -101,6 +106,17 @@ pub struct AssignmentListParams {
     pub status: Option<String>,
 }
 
+/// The assignment list query: `$1` course, `$2` status or NULL, `$3`/`$4` cursor
+/// (due_at, id), `$5` limit + 1.
+pub fn list_sql() -> String {
+    format!(
+        "{ASSIGNMENT_SELECT}
+          WHERE a.course_id = $1 AND ($2::text IS NULL OR a.status = $2) AND {}
+          ORDER BY a.due_at ASC NULLS LAST, a.id LIMIT $5",
+        TimeCursor::condition("a.due_at", "a.id", 3, 4)
+    )
+}
+
 /// `GET /api/v1/courses/{id}/assignments`: by due date (undated last), then id.
 pub async fn list(
     State(state): State<AppState>,
@@ -121,19 +137,14 @@ pub async fn list(
     } else {
         Some("published".to_string())
     };
-    let rows: Vec<AssignmentView> = sqlx::query_as(&format!(
-        "{ASSIGNMENT_SELECT}
-          WHERE a.course_id = $1 AND ($2::text IS NULL OR a.status = $2) AND {}
-          ORDER BY a.due_at ASC NULLS LAST, a.id LIMIT $5",
-        TimeCursor::condition("a.due_at", "a.id", 3, 4)
-    ))
-    .bind(course_id)
-    .bind(status)
-    .bind(after.as_ref().and_then(|c| c.0))
-    .bind(after.as_ref().map(|c| c.1))
-    .bind(limit + 1)
-    .fetch_all(&mut *tx)
-    .await?;
+    let rows: Vec<AssignmentView> = sqlx::query_as(&list_sql())
+        .bind(course_id)
+        .bind(status)
+        .bind(after.as_ref().and_then(|c| c.0))
+        .bind(after.as_ref().map(|c| c.1))
+        .bind(limit + 1)
+        .fetch_all(&mut *tx)
+        .await?;
     tx.commit().await?;
     Ok(Json(Page::from_rows(rows, limit, |a| {
         TimeCursor(a.due_at, a.id)

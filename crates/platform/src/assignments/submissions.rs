@@ -110,6 +110,21 @@ pub struct SubmissionListParams {
     pub status: Option<String>,
 }
 
+/// The submission list query for a viewer with `role` in the course: `$1` assignment,
+/// `$2` viewer id, `$3` student or NULL, `$4` status or NULL, `$5`/`$6` cursor
+/// (submitted_at, id), `$7` limit + 1.
+pub fn list_sql(role: CourseRole) -> String {
+    let scope = student_scope(role).unwrap_or("$2::bigint IS NOT NULL");
+    format!(
+        "{SUBMISSION_SELECT}
+          WHERE s.assignment_id = $1 AND {scope}
+            AND ($3::bigint IS NULL OR s.user_id = $3) AND ($4::text IS NULL OR s.status = $4)
+            AND {}
+          ORDER BY s.submitted_at ASC NULLS LAST, s.id LIMIT $7",
+        TimeCursor::condition("s.submitted_at", "s.id", 5, 6)
+    )
+}
+
 /// `GET /api/v1/assignments/{id}/submissions`: staff see all, students their own,
 /// guardians their linked students'; by submission time.
 pub async fn list(
@@ -126,24 +141,16 @@ pub async fn list(
     let after: Option<TimeCursor> = page.after()?;
     let mut tx = state.db.tenant(me.tenant_id).await?;
     let (_, role) = visible(&mut tx, &Viewer::new(&me), assignment_id).await?;
-    let scope = student_scope(role).unwrap_or("$2::bigint IS NOT NULL");
-    let rows: Vec<SubmissionView> = sqlx::query_as(&format!(
-        "{SUBMISSION_SELECT}
-          WHERE s.assignment_id = $1 AND {scope}
-            AND ($3::bigint IS NULL OR s.user_id = $3) AND ($4::text IS NULL OR s.status = $4)
-            AND {}
-          ORDER BY s.submitted_at ASC NULLS LAST, s.id LIMIT $7",
-        TimeCursor::condition("s.submitted_at", "s.id", 5, 6)
-    ))
-    .bind(assignment_id)
-    .bind(me.user_id)
-    .bind(params.user_id)
-    .bind(&params.status)
-    .bind(after.as_ref().and_then(|c| c.0))
-    .bind(after.as_ref().map(|c| c.1))
-    .bind(limit + 1)
-    .fetch_all(&mut *tx)
-    .await?;
+    let rows: Vec<SubmissionView> = sqlx::query_as(&list_sql(role))
+        .bind(assignment_id)
+        .bind(me.user_id)
+        .bind(params.user_id)
+        .bind(&params.status)
+        .bind(after.as_ref().and_then(|c| c.0))
+        .bind(after.as_ref().map(|c| c.1))
+        .bind(limit + 1)
+        .fetch_all(&mut *tx)
+        .await?;
     tx.commit().await?;
     Ok(Json(Page::from_rows(rows, limit, |s| {
         TimeCursor(s.submitted_at, s.id)

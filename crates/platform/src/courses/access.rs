@@ -46,27 +46,30 @@ impl CourseRole {
     }
 }
 
+/// What [`course_role`] reads: whether course `$1` is archived and whether user `$2`
+/// teaches it, learns in it or guards a student of it.
+pub const COURSE_ROLE_SQL: &str = "
+    SELECT c.archived_at IS NOT NULL,
+           EXISTS (SELECT 1 FROM enrollments e WHERE e.course_id = c.id AND e.user_id = $2
+                     AND e.role IN ('teacher', 'ta')),
+           EXISTS (SELECT 1 FROM enrollments e WHERE e.course_id = c.id AND e.user_id = $2
+                     AND e.role IN ('student', 'observer')),
+           EXISTS (SELECT 1 FROM guardian_links g
+                     JOIN enrollments e ON e.user_id = g.student_id AND e.role = 'student'
+                    WHERE g.guardian_id = $2 AND e.course_id = c.id)
+      FROM courses c WHERE c.id = $1";
+
 /// The viewer's role in `course_id`, or 404 when the course is not visible to them.
 pub async fn course_role(
     tx: &mut TenantTx,
     viewer: &Viewer,
     course_id: i64,
 ) -> Result<CourseRole, ApiError> {
-    let row: Option<(bool, bool, bool, bool)> = sqlx::query_as(
-        "SELECT c.archived_at IS NOT NULL,
-                EXISTS (SELECT 1 FROM enrollments e WHERE e.course_id = c.id AND e.user_id = $2
-                          AND e.role IN ('teacher', 'ta')),
-                EXISTS (SELECT 1 FROM enrollments e WHERE e.course_id = c.id AND e.user_id = $2
-                          AND e.role IN ('student', 'observer')),
-                EXISTS (SELECT 1 FROM guardian_links g
-                          JOIN enrollments e ON e.user_id = g.student_id AND e.role = 'student'
-                         WHERE g.guardian_id = $2 AND e.course_id = c.id)
-           FROM courses c WHERE c.id = $1",
-    )
-    .bind(course_id)
-    .bind(viewer.user_id)
-    .fetch_optional(&mut **tx)
-    .await?;
+    let row: Option<(bool, bool, bool, bool)> = sqlx::query_as(COURSE_ROLE_SQL)
+        .bind(course_id)
+        .bind(viewer.user_id)
+        .fetch_optional(&mut **tx)
+        .await?;
     let (archived, teaches, learns, guards) = row.ok_or(ApiError::NotFound)?;
     if viewer.sees_all_courses || teaches {
         Ok(CourseRole::Staff)

@@ -82,8 +82,13 @@ const COURSE_VIEW_SELECT: &str = "
       FROM courses c
       LEFT JOIN academic_years y ON y.id = c.academic_year_id";
 
+/// One course view by id (`$1`).
+pub fn find_sql() -> String {
+    format!("{COURSE_VIEW_SELECT} WHERE c.id = $1")
+}
+
 pub async fn find(tx: &mut TenantTx, id: i64) -> Result<Option<CourseView>, sqlx::Error> {
-    sqlx::query_as(&format!("{COURSE_VIEW_SELECT} WHERE c.id = $1"))
+    sqlx::query_as(&find_sql())
         .bind(id)
         .fetch_optional(&mut **tx)
         .await
@@ -102,6 +107,24 @@ pub struct CourseListParams {
     pub academic_year_id: Option<i64>,
 }
 
+/// The course list query: `$1` viewer id, `$2` include archived, `$3` academic year,
+/// `$4`/`$5` cursor (name, id), `$6` limit + 1.
+pub fn list_sql(sees_all_courses: bool) -> String {
+    let visibility = if sees_all_courses {
+        "$1::bigint IS NOT NULL".to_string()
+    } else {
+        format!("c.id IN ({VISIBLE_COURSE_IDS_SQL})")
+    };
+    format!(
+        "{COURSE_VIEW_SELECT}
+          WHERE {visibility}
+            AND ($2::boolean OR c.archived_at IS NULL)
+            AND ($3::bigint IS NULL OR c.academic_year_id = $3)
+            AND ($4::text IS NULL OR (c.name, c.id) > ($4, $5))
+          ORDER BY c.name, c.id LIMIT $6"
+    )
+}
+
 /// `GET /api/v1/courses`: the courses the caller may see, by name.
 pub async fn list(
     State(state): State<AppState>,
@@ -115,21 +138,8 @@ pub async fn list(
     let limit = page.limit()?;
     let after: Option<(String, i64)> = page.after()?;
     let viewer = Viewer::new(&me);
-    let visibility = if viewer.sees_all_courses {
-        "$1::bigint IS NOT NULL".to_string()
-    } else {
-        format!("c.id IN ({VISIBLE_COURSE_IDS_SQL})")
-    };
-    let sql = format!(
-        "{COURSE_VIEW_SELECT}
-          WHERE {visibility}
-            AND ($2::boolean OR c.archived_at IS NULL)
-            AND ($3::bigint IS NULL OR c.academic_year_id = $3)
-            AND ($4::text IS NULL OR (c.name, c.id) > ($4, $5))
-          ORDER BY c.name, c.id LIMIT $6"
-    );
     let mut tx = state.db.tenant(me.tenant_id).await?;
-    let rows: Vec<CourseView> = sqlx::query_as(&sql)
+    let rows: Vec<CourseView> = sqlx::query_as(&list_sql(viewer.sees_all_courses))
         .bind(viewer.user_id)
         .bind(params.include_archived.unwrap_or(false))
         .bind(params.academic_year_id)

@@ -1,0 +1,368 @@
+//! `k12-bench`: seeds a realistic district in a private PostgreSQL, serves the real router
+//! on loopback, drives the main list endpoints with concurrent HTTP clients, and runs the
+//! very statements each endpoint runs with `pgbench` against the same database: the
+//! physical limit next to what the service achieves. See `docs/benchmarks.md`.
+
+mod cpu;
+mod endpoints;
+mod load;
+mod pgbench;
+mod report;
+mod seed;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Parser;
+
+use platform::config::{Environment, PoolConfig};
+use platform::db::{self, Db};
+use platform::embedded::Cluster;
+
+/// Fixed credentials: the cluster is private to this process and listens on loopback only.
+const SUPERUSER_PASSWORD: &str = "k12-bench-superuser";
+const OWNER_PASSWORD: &str = "k12-bench-owner";
+const APP_PASSWORD: &str = "k12-bench-app";
+const DATABASE: &str = "k12_bench";
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "k12-bench",
+    about = "Seed a district, drive the list endpoints over HTTP, compare with pgbench on the same SQL"
+)]
+pub struct Args {
+    /// Keep the cluster and the seeded district here and reuse them on the next run
+    /// (default: a temporary directory, removed at exit).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Concurrent clients, for HTTP and for pgbench.
+    #[arg(long, short = 'c', default_value_t = 16)]
+    clients: usize,
+    /// Seconds of measurement per endpoint, for HTTP and for pgbench.
+    #[arg(long, short = 'd', default_value_t = 10)]
+    duration: u64,
+    /// Seconds of HTTP warm-up per endpoint before measuring.
+    #[arg(long, default_value_t = 2)]
+    warmup: u64,
+    /// The service's connection-pool size (as K12_DB_POOL_SIZE).
+    #[arg(long, default_value_t = PoolConfig::default().size)]
+    pool_size: u32,
+    /// A tiny district and one-second runs: checks that everything works end to end.
+    #[arg(long)]
+    smoke: bool,
+    /// Only the endpoints whose name contains one of these words (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<String>,
+    /// Also measure where the time goes: the health endpoint against `SELECT 1`, and
+    /// pgbench on the session lookup alone and on the handler transaction alone.
+    #[arg(long)]
+    profile: bool,
+    /// Skip the 100k-user bulk import measurement.
+    #[arg(long)]
+    skip_bulk: bool,
+    /// Also write the Markdown report to this file.
+    #[arg(long)]
+    output: Option<PathBuf>,
+}
+
+fn init_tracing() {
+    // As `k12 serve` does: warnings on stderr, and the statement-counting layer (which
+    // `Server-Timing` reads in development).
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::{EnvFilter, Layer};
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=info"));
+    tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_filter(filter),
+        )
+        .with(platform::http::statements::layer())
+        .init();
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    init_tracing();
+    // The service on one runtime, the HTTP clients on another: separate threads, so
+    // their CPU can be told apart.
+    let runtimes = tokio::runtime::Builder::new_multi_thread()
+        .thread_name(cpu::SERVER_THREADS)
+        .enable_all()
+        .build()
+        .and_then(|server| {
+            let clients = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .thread_name(cpu::CLIENT_THREADS)
+                .enable_all()
+                .build()?;
+            Ok((server, clients))
+        });
+    let (runtime, clients) = match runtimes {
+        Ok(rts) => rts,
+        Err(e) => {
+            eprintln!("error: starting the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(args, clients.handle().clone())) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The cluster directory, and whether it is ours to delete at exit.
+fn cluster_dir(args: &Args) -> anyhow::Result<(PathBuf, bool)> {
+    match &args.data_dir {
+        Some(dir) => Ok((dir.join("pg"), false)),
+        None => {
+            let dir = std::env::temp_dir().join(format!("k12-bench-{}", std::process::id()));
+            std::fs::create_dir_all(&dir)?;
+            Ok((dir, true))
+        }
+    }
+}
+
+async fn run(args: Args, clients: tokio::runtime::Handle) -> anyhow::Result<()> {
+    let (dir, temporary) = cluster_dir(&args)?;
+    let mut cluster = Cluster::init(&dir.join("data"), SUPERUSER_PASSWORD)?;
+    if cluster.is_running() {
+        cluster.stop()?;
+    }
+    cluster.start(0)?;
+    eprintln!(
+        "PostgreSQL started on 127.0.0.1:{} ({})",
+        cluster.port,
+        dir.display()
+    );
+    let result = run_with_cluster(&args, &cluster, &dir, clients).await;
+    let stopped = cluster.stop();
+    if temporary {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    result?;
+    stopped
+}
+
+/// Connection URLs of the bench database.
+pub struct Urls {
+    pub port: u16,
+    pub superuser: String,
+    pub owner: String,
+    pub app: String,
+}
+
+async fn run_with_cluster(
+    args: &Args,
+    cluster: &Cluster,
+    dir: &std::path::Path,
+    client_runtime: tokio::runtime::Handle,
+) -> anyhow::Result<()> {
+    let urls = Urls {
+        port: cluster.port,
+        superuser: cluster.url("postgres", SUPERUSER_PASSWORD, DATABASE),
+        owner: cluster.url("k12_owner", OWNER_PASSWORD, DATABASE),
+        app: cluster.url("k12_app", APP_PASSWORD, DATABASE),
+    };
+    db::bootstrap_roles(
+        &cluster.url("postgres", SUPERUSER_PASSWORD, "postgres"),
+        DATABASE,
+        OWNER_PASSWORD,
+        APP_PASSWORD,
+    )
+    .await?;
+    db::migrate(&urls.owner).await?;
+
+    let pool = PoolConfig {
+        size: args.pool_size,
+        ..PoolConfig::default()
+    };
+    let db = Db::connect_lazy(&urls.app, &pool)?;
+    let shape = if args.smoke {
+        seed::Shape::smoke()
+    } else {
+        seed::Shape::full()
+    };
+    let seeding = seed::ensure(&db, &urls, &shape).await?;
+    let bulk = if args.skip_bulk {
+        None
+    } else {
+        Some(seed::bulk_import(&db, &urls, shape.bulk_users).await?)
+    };
+    let targets = seed::load_targets(&db).await?;
+
+    // The service as production runs it (no Server-Timing), and a development twin
+    // used once per endpoint to count the statements a request runs.
+    let serve = |env: Environment| {
+        let db = db.clone();
+        async move {
+            let state = platform::http::AppState::new(db, platform::http::ServiceConfig { env });
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+            let addr = listener.local_addr()?;
+            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+            let server = tokio::spawn(platform::http::serve(
+                listener,
+                platform::http::router(state),
+                async move {
+                    let _ = stopped.await;
+                },
+            ));
+            anyhow::Ok((format!("http://{addr}"), stop, server))
+        }
+    };
+    let (prod_url, stop_prod, prod_server) = serve(Environment::Production).await?;
+    let (dev_url, stop_dev, dev_server) = serve(Environment::Development).await?;
+
+    let pgbench = pgbench::Pgbench::find(cluster.port, APP_PASSWORD, DATABASE, dir)?;
+    let (duration, warmup, clients) = if args.smoke {
+        (1, 0, args.clients.min(4))
+    } else {
+        (args.duration, args.warmup, args.clients)
+    };
+    let settings = load::Settings {
+        clients,
+        duration: Duration::from_secs(duration),
+        warmup: Duration::from_secs(warmup),
+        runtime: client_runtime,
+        meter: cpu::Meter::new(&cluster.data_dir),
+    };
+    let meter = settings.meter.as_ref();
+    let machine = report::Machine::probe(&db).await?;
+    let client = load::client(clients)?;
+
+    let mut rows = Vec::new();
+    for endpoint in endpoints::all() {
+        if !args.only.is_empty() && !args.only.iter().any(|w| endpoint.name.contains(w.as_str())) {
+            continue;
+        }
+        let pool = targets.of(endpoint.who);
+        let check = load::verify(&client, &dev_url, &endpoint, pool)
+            .await
+            .with_context(|| format!("checking {}", endpoint.name))?;
+        eprintln!(
+            "{}: {} statements per request, {} rows, {} bytes",
+            endpoint.name, check.statements, check.rows, check.bytes
+        );
+        let load_at_start = report::Load::now();
+        let http = load::run(&client, &prod_url, &endpoint, pool, &settings).await;
+        eprintln!(
+            "  HTTP     {:>8.0} req/s  p50 {:.2} ms  p99 {:.2} ms  errors {}",
+            http.rate(),
+            http.p50_ms(),
+            http.p99_ms(),
+            http.errors
+        );
+        let file = endpoint.file_name();
+        let pg = pgbench
+            .run(
+                &file,
+                &pgbench::script(&endpoint, pool.len(), pgbench::Part::Whole),
+                clients,
+                duration,
+                meter,
+            )
+            .await?;
+        eprintln!(
+            "  pgbench  {:>8.0} tps    p50 {:.2} ms  p99 {:.2} ms  ({} transactions, {} failed)",
+            pg.tps, pg.p50_ms, pg.p99_ms, pg.transactions, pg.failed
+        );
+        if pg.failed > 0 {
+            anyhow::bail!(
+                "pgbench: {} transactions of {} failed",
+                pg.failed,
+                endpoint.name
+            );
+        }
+        let profile = if args.profile {
+            let mut parts = Vec::new();
+            for part in [pgbench::Part::SessionLookup, pgbench::Part::Handler] {
+                let r = pgbench
+                    .run(
+                        &format!("{file}-{part:?}"),
+                        &pgbench::script(&endpoint, pool.len(), part),
+                        clients,
+                        duration,
+                        meter,
+                    )
+                    .await?;
+                eprintln!(
+                    "  pgbench {part:?}: {:.0} tps, p50 {:.2} ms",
+                    r.tps, r.p50_ms
+                );
+                parts.push((part, r));
+            }
+            parts
+        } else {
+            Vec::new()
+        };
+        rows.push(report::Row {
+            name: endpoint.name.to_string(),
+            statements: check.statements,
+            rows: check.rows,
+            bytes: check.bytes,
+            load: load_at_start,
+            http,
+            pgbench: pg,
+            profile,
+        });
+    }
+
+    let baseline = if args.profile {
+        let http = load::run_health(&client, &prod_url, &settings).await;
+        let pg = pgbench
+            .run(
+                "health",
+                &pgbench::health_script(),
+                clients,
+                duration,
+                meter,
+            )
+            .await?;
+        Some((http, pg))
+    } else {
+        None
+    };
+
+    drop(client);
+    let _ = stop_prod.send(());
+    let _ = stop_dev.send(());
+    prod_server.await??;
+    dev_server.await??;
+
+    let machine = machine.finish();
+    let text = report::markdown(&report::Report {
+        args,
+        settings: &settings,
+        shape: &shape,
+        machine: &machine,
+        seeding: &seeding,
+        bulk: bulk.as_ref(),
+        rows: &rows,
+        baseline: baseline.as_ref(),
+    });
+    println!("{text}");
+    if let Some(path) = &args.output {
+        std::fs::write(path, &text).with_context(|| format!("writing {}", path.display()))?;
+    }
+    let errors: u64 = rows.iter().map(|r| r.http.errors).sum();
+    if errors > 0 {
+        anyhow::bail!("{errors} HTTP requests failed (non-200 answers)");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn cli_definition_is_consistent() {
+        use clap::CommandFactory;
+        super::Args::command().debug_assert();
+    }
+}

@@ -1,0 +1,307 @@
+//! The Markdown report: the machine, the district, the bulk import and the table.
+
+use std::fmt::Write;
+use std::time::Duration;
+
+use platform::db::Db;
+
+use crate::load::{self, Settings};
+use crate::pgbench::{self, Part};
+use crate::seed::{BulkImport, Seeding, Shape};
+use crate::Args;
+
+/// The 1-minute load average and the number of compilers running (other people's builds
+/// share the machine).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Load {
+    pub load1: f64,
+    pub compilers: usize,
+}
+
+impl Load {
+    pub fn now() -> Self {
+        let load1 = std::fs::read_to_string("/proc/loadavg")
+            .ok()
+            .and_then(|s| s.split_whitespace().next()?.parse().ok())
+            .unwrap_or(0.0);
+        let compilers = std::fs::read_dir("/proc")
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|e| {
+                std::fs::read_to_string(e.path().join("comm"))
+                    .is_ok_and(|c| matches!(c.trim(), "rustc" | "cc1" | "cc1plus" | "ld" | "cargo"))
+            })
+            .count();
+        Self { load1, compilers }
+    }
+}
+
+pub struct Machine {
+    pub cpus: usize,
+    pub postgres: String,
+    pub date: String,
+    pub before: Load,
+    pub after: Load,
+}
+
+impl Machine {
+    pub async fn probe(db: &Db) -> anyhow::Result<Self> {
+        let (postgres, date): (String, String) = sqlx::query_as(
+            "SELECT split_part(version(), ' ', 2),
+                    to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI \"UTC\"')",
+        )
+        .fetch_one(db.pool())
+        .await?;
+        Ok(Self {
+            cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            postgres,
+            date,
+            before: Load::now(),
+            after: Load::default(),
+        })
+    }
+
+    pub fn finish(mut self) -> Self {
+        self.after = Load::now();
+        self
+    }
+}
+
+pub struct Row {
+    pub name: String,
+    pub statements: u64,
+    pub rows: usize,
+    pub bytes: usize,
+    pub load: Load,
+    pub http: load::Outcome,
+    pub pgbench: pgbench::Outcome,
+    pub profile: Vec<(Part, pgbench::Outcome)>,
+}
+
+pub struct Report<'a> {
+    pub args: &'a Args,
+    pub settings: &'a Settings,
+    pub shape: &'a Shape,
+    pub machine: &'a Machine,
+    pub seeding: &'a Seeding,
+    pub bulk: Option<&'a BulkImport>,
+    pub rows: &'a [Row],
+    pub baseline: Option<&'a (load::Outcome, pgbench::Outcome)>,
+}
+
+fn median(v: &[Duration]) -> f64 {
+    let mut s: Vec<f64> = v.iter().map(Duration::as_secs_f64).collect();
+    s.sort_by(f64::total_cmp);
+    s.get(s.len() / 2).copied().unwrap_or(0.0)
+}
+
+/// 12345 -> "12,345".
+pub fn thousands(n: i64) -> String {
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if n < 0 {
+        format!("-{out}")
+    } else {
+        out
+    }
+}
+
+pub fn markdown(r: &Report) -> String {
+    let m = r.machine;
+    let s = r.shape;
+    let mut out = String::new();
+    let _ = writeln!(out, "## k12-bench, {}\n", m.date);
+    let _ = writeln!(
+        out,
+        "Machine: {} CPUs (nproc), PostgreSQL {}; load average {:.2} before, {:.2} after; \
+         compiler processes running: {} before, {} after.",
+        m.cpus, m.postgres, m.before.load1, m.after.load1, m.before.compilers, m.after.compilers
+    );
+    let _ = writeln!(
+        out,
+        "Run: {} clients, {} s per endpoint after {} s of warm-up, service pool {} connections; \
+         HTTP/1.1 keep-alive clients in the same process as the server; \
+         pgbench `-c {} -j 2 -T {} -n -M prepared` as `k12_app` over TCP.\n",
+        r.settings.clients,
+        r.settings.duration.as_secs(),
+        r.settings.warmup.as_secs(),
+        r.args.pool_size,
+        r.settings.clients,
+        r.settings.duration.as_secs(),
+    );
+    let _ = writeln!(
+        out,
+        "| endpoint | HTTP req/s | p50 | p99 | errors | pgbench tps | pgbench p50 | pgbench p99 | ratio |"
+    );
+    let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for row in r.rows {
+        let _ = writeln!(
+            out,
+            "| `{}` | {:.0} | {:.2} ms | {:.2} ms | {} | {:.0} | {:.2} ms | {:.2} ms | {:.0}% |",
+            row.name,
+            row.http.rate(),
+            row.http.p50_ms(),
+            row.http.p99_ms(),
+            row.http.errors,
+            row.pgbench.tps,
+            row.pgbench.p50_ms,
+            row.pgbench.p99_ms,
+            100.0 * row.http.rate() / row.pgbench.tps.max(1e-9),
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\nPer request (first target): statements counted by the service (Server-Timing), rows and bytes answered; \
+         load average and compilers running when the endpoint's HTTP run started.\n"
+    );
+    let _ = writeln!(
+        out,
+        "| endpoint | statements | rows | bytes | load | compilers |"
+    );
+    let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|");
+    for row in r.rows {
+        let _ = writeln!(
+            out,
+            "| `{}` | {} | {} | {} | {:.2} | {} |",
+            row.name, row.statements, row.rows, row.bytes, row.load.load1, row.load.compilers
+        );
+    }
+    if r.settings.meter.is_some() {
+        let _ = writeln!(
+            out,
+            "\nCPU per request or transaction (µs, from /proc; {} CPUs = {} µs of CPU per second):\n",
+            m.cpus,
+            thousands(m.cpus as i64 * 1_000_000)
+        );
+        let _ = writeln!(
+            out,
+            "| endpoint | HTTP clients | service | PostgreSQL | HTTP total | pgbench | PostgreSQL (pgbench) | pgbench total |"
+        );
+        let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---:|");
+        for row in r.rows {
+            let (h, p) = (row.http.cpu, row.pgbench.cpu);
+            let _ = writeln!(
+                out,
+                "| `{}` | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} |",
+                row.name,
+                h.client,
+                h.server,
+                h.postgres,
+                h.client + h.server + h.postgres,
+                p.pgbench,
+                p.postgres,
+                p.pgbench + p.postgres
+            );
+        }
+    }
+    if r.rows.iter().any(|row| !row.profile.is_empty()) || r.baseline.is_some() {
+        let _ = writeln!(
+            out,
+            "\nWhere the time goes (pgbench on parts of a request):\n"
+        );
+        let _ = writeln!(
+            out,
+            "| endpoint | whole tps | session lookup alone tps | handler alone tps |"
+        );
+        let _ = writeln!(out, "|---|---:|---:|---:|");
+        for row in r.rows {
+            let part = |p: Part| {
+                row.profile
+                    .iter()
+                    .find(|(q, _)| *q == p)
+                    .map_or("-".to_string(), |(_, o)| format!("{:.0}", o.tps))
+            };
+            let _ = writeln!(
+                out,
+                "| `{}` | {:.0} | {} | {} |",
+                row.name,
+                row.pgbench.tps,
+                part(Part::SessionLookup),
+                part(Part::Handler)
+            );
+        }
+        if let Some((http, pg)) = r.baseline {
+            let _ = writeln!(
+                out,
+                "\nBaseline: `GET /api/v1/health` (router, pool, `SELECT 1`, no session) {:.0} req/s, \
+                 p50 {:.2} ms, p99 {:.2} ms, {} errors; pgbench `SELECT 1` {:.0} tps, p50 {:.2} ms.",
+                http.rate(),
+                http.p50_ms(),
+                http.p99_ms(),
+                http.errors,
+                pg.tps,
+                pg.p50_ms
+            );
+        }
+    }
+
+    let _ = writeln!(
+        out,
+        "\n### The district\n\n{} schools in one district; per school {} teachers, {} students, {} courses \
+         ({} sections each), each student in {} courses, {} assignments per course ({} published), \
+         {} submissions, one discussion per course with {} posts and a reply to each. \
+         Sessions for every teacher and {} students per school.",
+        s.tenants,
+        s.teachers,
+        s.students,
+        s.courses,
+        s.sections_per_course,
+        s.courses_per_student,
+        s.assignments_per_course,
+        s.published_per_course,
+        s.submissions,
+        s.posts_per_discussion,
+        s.student_sessions
+    );
+    let seed = r.seeding;
+    if seed.reused {
+        let _ = writeln!(
+            out,
+            "\nReused from `--data-dir`; it was seeded in {:.1} s (+ {:.1} s of VACUUM ANALYZE).\n",
+            seed.seed_seconds, seed.vacuum_seconds
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "\nSeeded in {:.1} s (two schools at a time, one transaction each), then VACUUM ANALYZE in {:.1} s.\n",
+            seed.seed_seconds, seed.vacuum_seconds
+        );
+    }
+    let _ = writeln!(out, "| table | rows |\n|---|---:|");
+    for (table, n) in &seed.counts {
+        let _ = writeln!(out, "| {table} | {} |", thousands(*n));
+    }
+    if let Some(b) = r.bulk {
+        let with = median(&b.with_trigger);
+        let without = median(&b.without_trigger);
+        let list = |v: &[Duration]| {
+            v.iter()
+                .map(|d| format!("{:.2}", d.as_secs_f64()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let _ = writeln!(
+            out,
+            "\n### Bulk import\n\n`INSERT INTO users ... SELECT` of {} users in one statement into an empty school: \
+             {:.2} s with the users_count counter trigger (runs: {} s), {:.2} s without it (runs: {} s); \
+             the counter costs {:+.2} s ({:+.1}%). It is a statement-level trigger: one UPDATE of the \
+             tenant row per statement, whatever the row count, so the hot row is locked only from the end \
+             of the statement to the commit.",
+            thousands(b.users),
+            with,
+            list(&b.with_trigger),
+            without,
+            list(&b.without_trigger),
+            with - without,
+            100.0 * (with - without) / without.max(1e-9),
+        );
+    }
+    out
+}
