@@ -18,6 +18,7 @@ use crate::db::TenantTx;
 use crate::http::error::{map_constraint, ApiError, ApiResult};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery, RequestMeta};
 use crate::http::page::{double_option, Page, PageParams, TimeCursor};
+use crate::http::validate;
 use crate::http::AppState;
 
 pub const ASSIGNMENT_TYPES: &[&str] = &[
@@ -199,12 +200,7 @@ fn validate(
     points: Option<f64>,
     s: &Schedule,
 ) -> ApiResult<()> {
-    if let Some(t) = title {
-        let n = t.trim().chars().count();
-        if n == 0 || n > 300 {
-            return Err(ApiError::invalid("title", "must be 1 to 300 characters"));
-        }
-    }
+    validate::optional_text("title", title, 1, 300)?;
     if let Some(k) = kind {
         if !ASSIGNMENT_TYPES.contains(&k) {
             return Err(ApiError::invalid(

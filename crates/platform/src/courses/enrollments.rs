@@ -15,6 +15,7 @@ use crate::db::TenantTx;
 use crate::http::error::{map_constraint, ApiError, ApiResult};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery, RequestMeta};
 use crate::http::page::{Page, PageParams};
+use crate::http::validate;
 use crate::http::AppState;
 
 #[derive(Debug, Serialize, JsonSchema, sqlx::FromRow)]
@@ -65,10 +66,8 @@ pub async fn create_section(
     ApiPath(course_id): ApiPath<i64>,
     ApiJson(body): ApiJson<CreateSection>,
 ) -> ApiResult<(StatusCode, Json<SectionView>)> {
+    validate::text("name", &body.name, 1, 200)?;
     let name = body.name.trim();
-    if name.is_empty() || name.chars().count() > 200 {
-        return Err(ApiError::invalid("name", "must be 1 to 200 characters"));
-    }
     let mut tx = state.db.tenant(me.tenant_id).await?;
     require_staff(&mut tx, &Viewer::new(&me), course_id).await?;
     let section: SectionView = sqlx::query_as(

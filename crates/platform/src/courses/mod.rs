@@ -18,6 +18,7 @@ use crate::db::TenantTx;
 use crate::http::error::{map_constraint, ApiError, ApiResult};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery, RequestMeta};
 use crate::http::page::{Page, PageParams};
+use crate::http::validate;
 use crate::http::AppState;
 use access::{course_role, require_staff, Viewer, VISIBLE_COURSE_IDS_SQL};
 
@@ -167,17 +168,6 @@ pub async fn show(
     Ok(Json(course))
 }
 
-fn check_len(field: &str, value: &str, min: usize, max: usize) -> ApiResult<()> {
-    let n = value.trim().chars().count();
-    if n < min || n > max {
-        return Err(ApiError::invalid(
-            field,
-            format!("must be {min} to {max} characters"),
-        ));
-    }
-    Ok(())
-}
-
 /// Body of `POST /api/v1/courses`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -200,9 +190,9 @@ pub async fn create(
     CurrentUser(me): CurrentUser,
     ApiJson(body): ApiJson<CreateCourse>,
 ) -> ApiResult<(StatusCode, Json<CourseView>)> {
-    check_len("name", &body.name, 1, 200)?;
-    check_len("code", &body.code, 0, 50)?;
-    check_len("description", &body.description, 0, 20000)?;
+    validate::text("name", &body.name, 1, 200)?;
+    validate::text("code", &body.code, 0, 50)?;
+    validate::text("description", &body.description, 0, 20000)?;
     let settings = body.settings.unwrap_or_else(|| json!({}));
     if !settings.is_object() {
         return Err(ApiError::invalid("settings", "must be an object"));
@@ -217,7 +207,7 @@ pub async fn create(
         ));
     }
     for s in &sections {
-        check_len("sections", s, 1, 200)?;
+        validate::text("sections", s, 1, 200)?;
     }
     let viewer = Viewer::new(&me);
     let mut tx = state.db.tenant(me.tenant_id).await?;
@@ -277,13 +267,13 @@ pub async fn update(
     ApiJson(body): ApiJson<UpdateCourse>,
 ) -> ApiResult<Json<CourseView>> {
     if let Some(n) = &body.name {
-        check_len("name", n, 1, 200)?;
+        validate::text("name", n, 1, 200)?;
     }
     if let Some(c) = &body.code {
-        check_len("code", c, 0, 50)?;
+        validate::text("code", c, 0, 50)?;
     }
     if let Some(d) = &body.description {
-        check_len("description", d, 0, 20000)?;
+        validate::text("description", d, 0, 20000)?;
     }
     if body.settings.as_ref().is_some_and(|s| !s.is_object()) {
         return Err(ApiError::invalid("settings", "must be an object"));

@@ -13,6 +13,7 @@ use crate::db::TenantTx;
 use crate::http::error::{map_constraint, ApiError, ApiResult};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::http::page::{Page, PageParams};
+use crate::http::validate;
 use crate::http::AppState;
 
 #[derive(Debug, Serialize, JsonSchema, sqlx::FromRow)]
@@ -109,10 +110,7 @@ pub async fn create(
     ApiPath(course_id): ApiPath<i64>,
     ApiJson(body): ApiJson<CreateDiscussion>,
 ) -> ApiResult<(StatusCode, Json<DiscussionView>)> {
-    let n = body.title.trim().chars().count();
-    if n == 0 || n > 300 {
-        return Err(ApiError::invalid("title", "must be 1 to 300 characters"));
-    }
+    validate::text("title", &body.title, 1, 300)?;
     if body.description.len() > 50_000 {
         return Err(ApiError::invalid(
             "description",
