@@ -89,6 +89,9 @@ pub struct Outcome {
     pub tps: f64,
     pub transactions: u64,
     pub failed: u64,
+    /// pgbench's own average (clients / tps). Its per-transaction log reads a clock
+    /// refreshed lazily, so sub-millisecond percentiles from it are coarse.
+    pub latency_avg_ms: f64,
     pub p50_ms: f64,
     pub p99_ms: f64,
     pub cpu: crate::cpu::PerOp,
@@ -202,6 +205,7 @@ impl Pgbench {
             tps,
             transactions: transactions as u64,
             failed: failed as u64,
+            latency_avg_ms: field("latency average = ").unwrap_or(0.0),
             p50_ms: percentile(&latencies, 0.50) as f64 / 1000.0,
             p99_ms: percentile(&latencies, 0.99) as f64 / 1000.0,
             cpu: match (before, after) {

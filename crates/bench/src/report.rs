@@ -159,7 +159,8 @@ pub fn markdown(r: &Report) -> String {
     let _ = writeln!(
         out,
         "\nPer request (first target): statements counted by the service (Server-Timing), rows and bytes answered; \
-         load average and compilers running when the endpoint's HTTP run started.\n"
+         load average (which counts this benchmark's own processes too) and compilers running \
+         (other people's builds) when the endpoint's HTTP run started.\n"
     );
     let _ = writeln!(
         out,
@@ -231,13 +232,20 @@ pub fn markdown(r: &Report) -> String {
             let _ = writeln!(
                 out,
                 "\nBaseline: `GET /api/v1/health` (router, pool, `SELECT 1`, no session) {:.0} req/s, \
-                 p50 {:.2} ms, p99 {:.2} ms, {} errors; pgbench `SELECT 1` {:.0} tps, p50 {:.2} ms.",
+                 p50 {:.2} ms, p99 {:.2} ms, {} errors, CPU per request {:.0} µs clients + {:.0} µs service \
+                 + {:.0} µs PostgreSQL; pgbench `SELECT 1` {:.0} tps, average latency {:.2} ms, CPU per \
+                 transaction {:.0} µs pgbench + {:.0} µs PostgreSQL.",
                 http.rate(),
                 http.p50_ms(),
                 http.p99_ms(),
                 http.errors,
+                http.cpu.client,
+                http.cpu.server,
+                http.cpu.postgres,
                 pg.tps,
-                pg.p50_ms
+                pg.latency_avg_ms,
+                pg.cpu.pgbench,
+                pg.cpu.postgres
             );
         }
     }
@@ -293,7 +301,10 @@ pub fn markdown(r: &Report) -> String {
              {:.2} s with the users_count counter trigger (runs: {} s), {:.2} s without it (runs: {} s); \
              the counter costs {:+.2} s ({:+.1}%). It is a statement-level trigger: one UPDATE of the \
              tenant row per statement, whatever the row count, so the hot row is locked only from the end \
-             of the statement to the commit.",
+             of the statement to the commit. A one-user insert into the same school (its trigger updates \
+             the same row) took {:.1} ms while the import statement ran, and {:.1} ms while the import \
+             transaction stayed open {} ms after its statement: it waited for that transaction to end. \
+             Commit an import right after its statement.",
             thousands(b.users),
             with,
             list(&b.with_trigger),
@@ -301,6 +312,9 @@ pub fn markdown(r: &Report) -> String {
             list(&b.without_trigger),
             with - without,
             100.0 * (with - without) / without.max(1e-9),
+            b.probe_during_statement.as_secs_f64() * 1000.0,
+            b.probe_after_statement.as_secs_f64() * 1000.0,
+            crate::seed::HOLD.as_millis(),
         );
     }
     out

@@ -479,6 +479,37 @@ pub struct BulkImport {
     pub users: i64,
     pub with_trigger: Vec<Duration>,
     pub without_trigger: Vec<Duration>,
+    /// A one-user insert into the same school while the import statement runs.
+    pub probe_during_statement: Duration,
+    /// The same while the import transaction stays open [`HOLD`] after its statement.
+    pub probe_after_statement: Duration,
+}
+
+/// How long the first import transaction stays open after its statement.
+pub const HOLD: Duration = Duration::from_millis(200);
+
+/// Inserts one user into `tenant` after `delay` and times the statement (its counter
+/// trigger updates the same tenant row as the import's); rolled back.
+async fn probe_insert(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    delay: Duration,
+) -> anyhow::Result<Duration> {
+    tokio::time::sleep(delay).await;
+    let mut tx = conn.begin().await?;
+    sqlx::query(platform::db::SET_TENANT_SQL)
+        .bind(tenant.0.to_string())
+        .execute(&mut *tx)
+        .await?;
+    let started = Instant::now();
+    sqlx::query(
+        "INSERT INTO users (tenant_id, email) VALUES (current_tenant_id(), 'probe@bulk.bench.test')",
+    )
+    .execute(&mut *tx)
+    .await?;
+    let took = started.elapsed();
+    tx.rollback().await?;
+    Ok(took)
 }
 
 /// Times `INSERT ... SELECT` of `users` users into the empty scratch school in one
@@ -498,10 +529,13 @@ pub async fn bulk_import(db: &Db, urls: &Urls, users: i64) -> anyhow::Result<Bul
     );
     let hash = platform::auth::password::hash("k12-bench-password".into()).await?;
     let mut owner = PgConnection::connect(&urls.owner).await?;
+    let mut probe = PgConnection::connect(&urls.owner).await?;
     let mut out = BulkImport {
         users,
         with_trigger: Vec::new(),
         without_trigger: Vec::new(),
+        probe_during_statement: Duration::ZERO,
+        probe_after_statement: Duration::ZERO,
     };
     for round in 0..3 {
         eprintln!("bulk import of {users} users, round {}", round + 1);
@@ -517,8 +551,20 @@ pub async fn bulk_import(db: &Db, urls: &Urls, users: i64) -> anyhow::Result<Bul
                     .await?;
             }
             let started = Instant::now();
-            sqlx::query(&sql).bind(&hash).execute(&mut *tx).await?;
-            let took = started.elapsed();
+            let import = async {
+                sqlx::query(&sql).bind(&hash).execute(&mut *tx).await?;
+                anyhow::Ok(started.elapsed())
+            };
+            let took = if round == 0 && trigger {
+                let (took, probe) = tokio::join!(
+                    import,
+                    probe_insert(&mut probe, scratch, Duration::from_millis(20))
+                );
+                out.probe_during_statement = probe?;
+                took?
+            } else {
+                import.await?
+            };
             let (count,): (i32,) = sqlx::query_as("SELECT users_count FROM tenants")
                 .fetch_one(&mut *tx)
                 .await?;
@@ -526,7 +572,17 @@ pub async fn bulk_import(db: &Db, urls: &Urls, users: i64) -> anyhow::Result<Bul
             if i64::from(count) != expected {
                 bail!("users_count is {count} after importing {users} users (trigger: {trigger})");
             }
-            tx.rollback().await?;
+            if round == 0 && trigger {
+                let (probe, rolled_back) =
+                    tokio::join!(probe_insert(&mut probe, scratch, Duration::ZERO), async {
+                        tokio::time::sleep(HOLD).await;
+                        tx.rollback().await
+                    });
+                out.probe_after_statement = probe?;
+                rolled_back?;
+            } else {
+                tx.rollback().await?;
+            }
             if trigger {
                 out.with_trigger.push(took);
             } else {
