@@ -734,13 +734,12 @@ fn judge(ctx: &Context<'_>, start: usize, groups: &[Group]) -> Option<PiiMatch> 
 /// North-American numbers: optional `1`/`001`, then 3-3-4 with an area code 2-9xx, written
 /// with dashes, dots or parentheses (spaces alone need a phone word nearby).
 fn nanp(text: &[u8], lead: &[u8], groups: &[Group], sizes: &[usize], seps: &[&[u8]]) -> bool {
-    let (skip, rest) = match sizes {
-        [3, 3, 4] => (0, 0),
-        [1, 3, 3, 4] if &text[groups[0].start..groups[0].end] == b"1" => (1, 1),
-        [3, 3, 3, 4] if &text[groups[0].start..groups[0].end] == b"001" => (1, 1),
+    let skip = match sizes {
+        [3, 3, 4] => 0,
+        [1, 3, 3, 4] if &text[groups[0].start..groups[0].end] == b"1" => 1,
+        [3, 3, 3, 4] if &text[groups[0].start..groups[0].end] == b"001" => 1,
         _ => return false,
     };
-    let _ = rest;
     let area = text[groups[skip].start];
     if !(b'2'..=b'9').contains(&area) {
         return false;

@@ -174,14 +174,13 @@ impl<'p> Screener<'p> {
 
     /// Ends the stream: screens what is still held back and returns it with the verdict.
     pub fn finish(mut self) -> StreamEnd {
+        let mut tail = String::new();
         if !self.utf8_carry.is_empty() {
+            // A truncated sequence at the very end: lossy decoding makes it U+FFFD.
             let rest = String::from_utf8_lossy(&std::mem::take(&mut self.utf8_carry)).into_owned();
-            // Only happens with a truncated sequence: lossy turns it into U+FFFD.
-            let released = self.push(&rest);
-            self.acc.early.push_str(&released);
+            tail = self.push(&rest);
         }
         let unit = std::mem::take(&mut self.pending);
-        let mut tail = std::mem::take(&mut self.acc.early);
         if !unit.is_empty() || self.acc.units == 0 {
             self.unit(&unit, self.pending_base, true, &mut tail);
         }
@@ -451,7 +450,6 @@ struct Accumulator {
     xss_count: usize,
     pii: Vec<PiiKind>,
     rewritten: String,
-    early: String,
 }
 
 impl Accumulator {
