@@ -59,7 +59,7 @@ impl Segmenter {
                 && !c.is_ascii_whitespace()
                 && !matches!(c, '<' | '[' | ']' | '(' | ')')
                 && self.candidate.is_none()
-                && self.html.in_data()
+                && (self.html.in_data() || self.html.waiting_in_raw_text())
                 && !self.md_after_close
             {
                 self.track_char(c);
