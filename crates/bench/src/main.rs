@@ -282,7 +282,11 @@ async fn run_with_cluster(
         }
         let profile = if args.profile {
             let mut parts = Vec::new();
-            for part in [pgbench::Part::SessionLookup, pgbench::Part::Handler] {
+            for part in [
+                pgbench::Part::SessionLookup,
+                pgbench::Part::Handler,
+                pgbench::Part::TargetPick,
+            ] {
                 let r = pgbench
                     .run(
                         &format!("{file}-{part:?}"),

@@ -18,6 +18,8 @@ pub enum Part {
     Whole,
     SessionLookup,
     Handler,
+    /// Only the pick of a random target (`bench.targets`), which HTTP clients do in memory.
+    TargetPick,
 }
 
 /// Replaces `$1`, `$2`, ... with the pgbench form of each argument.
@@ -69,10 +71,10 @@ pub fn script(endpoint: &Endpoint, targets: usize, part: Part) -> String {
          FROM bench.targets WHERE kind = '{}' AND n = :n \\gset\n",
         endpoint.who.kind()
     );
-    if part != Part::Handler {
+    if matches!(part, Part::Whole | Part::SessionLookup) {
         transaction(&mut s, &endpoints::session_lookup());
     }
-    if part != Part::SessionLookup {
+    if matches!(part, Part::Whole | Part::Handler) {
         transaction(&mut s, &endpoint.handler);
     }
     s

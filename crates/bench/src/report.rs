@@ -205,13 +205,13 @@ pub fn markdown(r: &Report) -> String {
     if r.rows.iter().any(|row| !row.profile.is_empty()) || r.baseline.is_some() {
         let _ = writeln!(
             out,
-            "\nWhere the time goes (pgbench on parts of a request):\n"
+            "\nWhere the time goes (pgbench on parts of a request; each part still picks its random target):\n"
         );
         let _ = writeln!(
             out,
-            "| endpoint | whole tps | session lookup alone tps | handler alone tps |"
+            "| endpoint | whole tps | session lookup alone tps | handler alone tps | target pick alone tps |"
         );
-        let _ = writeln!(out, "|---|---:|---:|---:|");
+        let _ = writeln!(out, "|---|---:|---:|---:|---:|");
         for row in r.rows {
             let part = |p: Part| {
                 row.profile
@@ -221,11 +221,12 @@ pub fn markdown(r: &Report) -> String {
             };
             let _ = writeln!(
                 out,
-                "| `{}` | {:.0} | {} | {} |",
+                "| `{}` | {:.0} | {} | {} | {} |",
                 row.name,
                 row.pgbench.tps,
                 part(Part::SessionLookup),
-                part(Part::Handler)
+                part(Part::Handler),
+                part(Part::TargetPick)
             );
         }
         if let Some((http, pg)) = r.baseline {
