@@ -109,7 +109,12 @@ pub fn router(state: AppState) -> Router {
                     .and_then(|v| v.to_str().ok())
                     .unwrap_or("-");
                 tracing::info_span!("request", method = %req.method(), uri = %req.uri().path(), request_id = %id)
-            }),
+            })
+            .on_response(
+                tower_http::trace::DefaultOnResponse::new()
+                    .level(tracing::Level::INFO)
+                    .latency_unit(tower_http::LatencyUnit::Micros),
+            ),
         )
         .layer(SetRequestIdLayer::x_request_id(request_ids))
 }
