@@ -3,6 +3,7 @@
 mod dbargs;
 mod dev;
 mod jobs_cli;
+mod safety_check;
 mod worker;
 
 use std::process::ExitCode;
@@ -37,6 +38,17 @@ enum Command {
     /// Maintenance tasks for operators.
     #[command(subcommand)]
     Maintenance(MaintenanceCommand),
+    /// The child-safety library from the command line.
+    #[command(subcommand)]
+    Safety(SafetyCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum SafetyCommand {
+    /// Screen JSON Lines from stdin (`{"text", "direction"?, "level"?, "role"?}`) and
+    /// print one verdict per line: why a text would be allowed, redacted, sanitised,
+    /// blocked or escalated.
+    Check(safety_check::SafetyCheckArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -100,6 +112,9 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async move {
         match cli.command {
             Command::Dev(args) => dev::run(args).await,
+            Command::Safety(SafetyCommand::Check(args)) => {
+                tokio::task::spawn_blocking(move || safety_check::run(args)).await?
+            }
             Command::Serve => serve().await,
             Command::Migrate => migrate().await,
             Command::Worker => worker::run().await,
