@@ -240,9 +240,19 @@ impl Normalizer {
     /// Decides leetspeak for the finished word and queues it.
     fn end_word(&mut self) {
         let has_letter = self.tok.iter().any(|t| t.kind == Kind::Letter);
-        // Trailing symbols are punctuation ("hello!"), never letters.
+        // Trailing symbols are punctuation ("hello!"), never letters, except one `$`
+        // right after a letter or digit of a word with letters: a plural `s`
+        // (`cut$`, `v31n$`).
         let mut trailing = 0;
         while self.tok.last().is_some_and(|t| t.kind == Kind::Symbol) {
+            let n = self.tok.len();
+            if has_letter
+                && self.tok[n - 1].c == '$'
+                && n >= 2
+                && self.tok[n - 2].kind != Kind::Symbol
+            {
+                break;
+            }
             self.tok.pop();
             trailing += 1;
         }

@@ -205,6 +205,7 @@ fn development_data_report() {
             standard_benign = benign;
         }
         sh_rates.push(pct(sh_c, sh.len()));
+        sh_rates.push(pct(sh_o, sh_obf.len()));
         println!(
             "| {} | {:.1}% ({}/{}) | {:.1}% ({}/{}) | {:.1}% | {:.1}% ({}/{}) | {:.1}% ({}/{}) | {:.1}% ({}/{}) | {:.1}% ({}/{}) | {:.1}% ({}/{}) | {:.1}% ({}/{}) | {:.1}% ({}/{}) |",
             level.as_str(),
@@ -244,6 +245,19 @@ fn development_data_report() {
                     v.detail,
                     t.chars().take(160).collect::<String>().replace('\n', " ")
                 );
+            }
+        }
+        for (i, t) in sh.iter().enumerate() {
+            for s in 0..3 {
+                let o = obfuscate(t, s);
+                let v = p.check_input(&o, &Policy::new(Level::Standard, Role::Student));
+                if v.action != Action::Escalated {
+                    println!(
+                        "SELF-HARM OBFUSCATED MISSED (text {i}, style {s}): {} | {}",
+                        v.detail,
+                        o.chars().take(160).collect::<String>().replace('\n', " ")
+                    );
+                }
             }
         }
     }
@@ -368,8 +382,8 @@ fn development_data_report() {
     assert!(recall("card") >= 0.95, "card recall {:.3}", recall("card"));
     for r in sh_rates {
         assert!(
-            r >= 80.0,
-            "self-harm escalated {r:.1}% below the floor this test holds (see docs/safety.md)"
+            r >= 95.0,
+            "self-harm escalated {r:.1}% (plain or obfuscated) below the 95% target (see docs/safety.md)"
         );
     }
 }
