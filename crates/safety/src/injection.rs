@@ -248,6 +248,9 @@ pub(crate) struct Injection {
     each: Vec<Regex>,
     /// Rule index to family index in `ANCHORS`.
     rule_family: Vec<u8>,
+    /// Per family, all its rules as one alternation: one pass over the window tells
+    /// whether any of them can match, so the rules run one by one only when one does.
+    family_any: Vec<Option<Regex>>,
 }
 
 impl Injection {
@@ -266,10 +269,22 @@ impl Injection {
                     .expect("every rule has a family") as u8
             })
             .collect();
+        let family_any = (0..ANCHORS.len())
+            .map(|f| {
+                let alts: Vec<String> = RULES
+                    .iter()
+                    .zip(&rule_family)
+                    .filter(|(_, &rf)| rf as usize == f)
+                    .map(|(r, _)| format!("(?:{})", r.2))
+                    .collect();
+                (!alts.is_empty()).then(|| Regex::new(&alts.join("|")).expect("injection family"))
+            })
+            .collect();
         Self {
             set,
             each,
             rule_family,
+            family_any,
         }
     }
 
@@ -282,8 +297,15 @@ impl Injection {
         families: u8,
         out: &mut Vec<InjectionHit>,
     ) {
+        // Families with an anchor whose rules match somewhere in the window.
+        let mut live = 0u8;
+        for (f, any) in self.family_any.iter().enumerate() {
+            if families & (1 << f) != 0 && any.as_ref().is_some_and(|r| r.is_match(window)) {
+                live |= 1 << f;
+            }
+        }
         for (i, rule) in RULES.iter().enumerate() {
-            if families & (1 << self.rule_family[i]) == 0 {
+            if live & (1 << self.rule_family[i]) == 0 {
                 continue;
             }
             for m in self.each[i].find_iter(window) {
@@ -298,7 +320,9 @@ impl Injection {
             }
         }
         // "rot13" reads "rotie" after the leetspeak step.
-        if window.contains("rotie") || window.contains("rot 13") || window.contains("rot ie") {
+        if window.contains("rot")
+            && (window.contains("rotie") || window.contains("rot 13") || window.contains("rot ie"))
+        {
             let rotated: String = window.chars().map(rot13).collect();
             for i in self.set.matches(&rotated).iter() {
                 if let Some(m) = self.each[i]
@@ -334,33 +358,45 @@ fn rot13(c: char) -> char {
 /// `(start, end, decoded)`.
 pub(crate) fn base64_payloads(text: &str) -> Vec<(usize, usize, String)> {
     let b = text.as_bytes();
-    let is_b64 = |c: u8| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'/' | b'=' | b'-' | b'_');
     let mut out = Vec::new();
     let mut i = 0;
     while i < b.len() {
-        if !is_b64(b[i]) {
+        if !B64[b[i] as usize] {
             i += 1;
             continue;
         }
         let s = i;
-        while i < b.len() && is_b64(b[i]) {
+        while i < b.len() && B64[b[i] as usize] {
             i += 1;
         }
+        if i - s < 16 || i - s > 64 * 1024 {
+            continue;
+        }
         let tok = &text[s..i];
-        if tok.len() >= 16 && tok.len() <= 64 * 1024 {
-            if let Some(decoded) = decode_base64(tok) {
-                let printable = decoded
-                    .chars()
-                    .filter(|c| !c.is_control() || c.is_whitespace())
-                    .count();
-                if printable * 10 >= decoded.chars().count() * 9 && decoded.contains(' ') {
-                    out.push((s, i, decoded));
-                }
+        if let Some(decoded) = decode_base64(tok) {
+            let printable = decoded
+                .chars()
+                .filter(|c| !c.is_control() || c.is_whitespace())
+                .count();
+            if printable * 10 >= decoded.chars().count() * 9 && decoded.contains(' ') {
+                out.push((s, i, decoded));
             }
         }
     }
     out
 }
+
+/// The bytes of a base64 (standard or URL-safe) token.
+static B64: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        t[c] = b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=' | b'-' | b'_');
+        c += 1;
+    }
+    t
+};
 
 fn decode_base64(tok: &str) -> Option<String> {
     let mut bits: u32 = 0;

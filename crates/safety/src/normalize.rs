@@ -69,6 +69,12 @@ pub(crate) fn normalize_into(src: &str, out: &mut Normalized) {
     out.text.clear();
     out.starts.clear();
     out.ends.clear();
+    // The normalised text is about as long as the source: one allocation instead of
+    // a chain of doublings (which, for a long unit, also touches twice the memory).
+    let want = src.len() + 2;
+    out.text.reserve(want);
+    out.starts.reserve(want);
+    out.ends.reserve(want);
     SCRATCH.with(|cell| {
         let mut scratch = cell.take();
         let mut n = Normalizer {

@@ -104,12 +104,15 @@ pub(crate) fn find(before: &str, text: &str, policy: &Policy, out: &mut Vec<PiiM
         let ctx = Context { before, text };
         // The label regexes only run where their words appear (here or just before).
         let (mut ids, mut dates) = (false, false);
-        for hay in [before, text] {
+        'labels: for hay in [before, text] {
             for m in LABELS.find_iter(hay) {
                 if m.pattern().as_usize() < 5 {
                     ids = true;
                 } else {
                     dates = true;
+                }
+                if ids && dates {
+                    break 'labels;
                 }
             }
         }

@@ -96,7 +96,7 @@ impl<'p> Screener<'p> {
             ac_state,
             stream_pos: 1,
             prev_families: 0,
-            scratch: Scratch::default(),
+            scratch: SPARE.with(|c| c.take()).unwrap_or_default(),
         }
     }
 
@@ -210,6 +210,7 @@ impl<'p> Screener<'p> {
         // Keywords and injection on the normalised text, with the carried tail.
         normalize_into(unit, norm);
         window.clear();
+        window.reserve(self.carry.norm.len() + norm.text.len() + 2);
         window.push(' ');
         window.push_str(&self.carry.norm);
         let new_from = window.len();
@@ -418,6 +419,27 @@ impl<'p> Screener<'p> {
             .check_halt(&self.policy, self.direction, &mut self.halted);
         if self.release && !self.halted {
             released.push_str(&self.acc.rewritten[mark..]);
+        }
+    }
+}
+
+/// Largest normalised-text capacity whose buffers are kept for the thread's next
+/// screener (about 9 bytes of buffers per byte of unit, so at most ~20 MB a thread).
+const SPARE_MAX: usize = 2 << 20;
+
+thread_local! {
+    /// The last finished screener's buffers: the next check on this thread reuses them
+    /// instead of allocating (and, for long units, faulting in) fresh memory.
+    static SPARE: std::cell::Cell<Option<Scratch>> = const { std::cell::Cell::new(None) };
+}
+
+impl Drop for Screener<'_> {
+    fn drop(&mut self) {
+        if self.scratch.norm.text.capacity() <= SPARE_MAX
+            && self.scratch.window.capacity() <= SPARE_MAX
+        {
+            let scratch = std::mem::take(&mut self.scratch);
+            SPARE.with(|c| c.set(Some(scratch)));
         }
     }
 }

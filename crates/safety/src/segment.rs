@@ -52,15 +52,39 @@ impl Segmenter {
     /// Scans `text`, which starts at absolute offset `base` and directly follows what was
     /// scanned before, and appends the cuts it can decide.
     pub(crate) fn scan(&mut self, text: &str, base: usize, cuts: &mut Vec<usize>) {
-        for (i, c) in text.char_indices() {
+        let bytes = text.as_bytes();
+        let mut next = 0;
+        while next < bytes.len() {
+            let i = next;
+            let b = bytes[i];
+            let plain_state = self.candidate.is_none()
+                && !self.md_after_close
+                && (self.html.in_data() || self.html.waiting_in_raw_text());
+            if b.is_ascii_alphabetic() && plain_state {
+                // Fastest path: a run of ASCII letters, as `track_char` would count it.
+                let mut j = i + 1;
+                while j < bytes.len() && bytes[j].is_ascii_alphabetic() {
+                    j += 1;
+                }
+                let n = (j - i) as u32;
+                self.letters = if self.prev_ws { n } else { self.letters + n };
+                self.after_punct = false;
+                self.prev_ws = false;
+                next = j;
+                continue;
+            }
+            let c = if b.is_ascii() {
+                b as char
+            } else {
+                text[i..].chars().next().unwrap_or('\u{FFFD}')
+            };
+            next = i + c.len_utf8();
             let pos = base + i;
             // Fast path: plain ASCII text with no decision pending.
             if c.is_ascii()
                 && !c.is_ascii_whitespace()
                 && !matches!(c, '<' | '[' | ']' | '(' | ')')
-                && self.candidate.is_none()
-                && (self.html.in_data() || self.html.waiting_in_raw_text())
-                && !self.md_after_close
+                && plain_state
             {
                 self.track_char(c);
                 continue;
