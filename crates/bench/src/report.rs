@@ -303,7 +303,7 @@ pub fn markdown(r: &Report) -> String {
              the counter costs {:+.2} s ({:+.1}%). It is a statement-level trigger: one UPDATE of the \
              tenant row per statement, whatever the row count, so the hot row is locked only from the end \
              of the statement to the commit. A one-user insert into the same school (its trigger updates \
-             the same row) took {:.1} ms while the import statement ran, and {:.1} ms while the import \
+             the same row) took {} while the import statement ran, and {:.1} ms while the import \
              transaction stayed open {} ms after its statement: it waited for that transaction to end. \
              Commit an import right after its statement.",
             thousands(b.users),
@@ -313,7 +313,10 @@ pub fn markdown(r: &Report) -> String {
             list(&b.without_trigger),
             with - without,
             100.0 * (with - without) / without.max(1e-9),
-            b.probe_during_statement.as_secs_f64() * 1000.0,
+            b.probe_during_statement
+                .map_or("(not measured: the import was too quick)".to_string(), |d| {
+                    format!("{:.1} ms", d.as_secs_f64() * 1000.0)
+                }),
             b.probe_after_statement.as_secs_f64() * 1000.0,
             crate::seed::HOLD.as_millis(),
         );

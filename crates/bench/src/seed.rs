@@ -479,8 +479,9 @@ pub struct BulkImport {
     pub users: i64,
     pub with_trigger: Vec<Duration>,
     pub without_trigger: Vec<Duration>,
-    /// A one-user insert into the same school while the import statement runs.
-    pub probe_during_statement: Duration,
+    /// A one-user insert into the same school while the import statement runs (None if
+    /// it could not finish before the import's counter update: too small an import).
+    pub probe_during_statement: Option<Duration>,
     /// The same while the import transaction stays open [`HOLD`] after its statement.
     pub probe_after_statement: Duration,
 }
@@ -488,19 +489,25 @@ pub struct BulkImport {
 /// How long the first import transaction stays open after its statement.
 pub const HOLD: Duration = Duration::from_millis(200);
 
-/// Inserts one user into `tenant` after `delay` and times the statement (its counter
-/// trigger updates the same tenant row as the import's); rolled back.
+/// Inserts one user into `tenant` and times the statement (its counter trigger updates
+/// the same tenant row as the import's); rolled back. With `lock_timeout` it gives up
+/// rather than wait for a lock that long.
 async fn probe_insert(
     conn: &mut PgConnection,
     tenant: TenantId,
-    delay: Duration,
+    lock_timeout: Option<&str>,
 ) -> anyhow::Result<Duration> {
-    tokio::time::sleep(delay).await;
     let mut tx = conn.begin().await?;
     sqlx::query(platform::db::SET_TENANT_SQL)
         .bind(tenant.0.to_string())
         .execute(&mut *tx)
         .await?;
+    if let Some(timeout) = lock_timeout {
+        sqlx::query("SELECT set_config('lock_timeout', $1, true)")
+            .bind(timeout)
+            .execute(&mut *tx)
+            .await?;
+    }
     let started = Instant::now();
     sqlx::query(
         "INSERT INTO users (tenant_id, email) VALUES (current_tenant_id(), 'probe@bulk.bench.test')",
@@ -534,7 +541,7 @@ pub async fn bulk_import(db: &Db, urls: &Urls, users: i64) -> anyhow::Result<Bul
         users,
         with_trigger: Vec::new(),
         without_trigger: Vec::new(),
-        probe_during_statement: Duration::ZERO,
+        probe_during_statement: None,
         probe_after_statement: Duration::ZERO,
     };
     for round in 0..3 {
@@ -556,11 +563,12 @@ pub async fn bulk_import(db: &Db, urls: &Urls, users: i64) -> anyhow::Result<Bul
                 anyhow::Ok(started.elapsed())
             };
             let took = if round == 0 && trigger {
-                let (took, probe) = tokio::join!(
-                    import,
-                    probe_insert(&mut probe, scratch, Duration::from_millis(20))
-                );
-                out.probe_during_statement = probe?;
+                // Started with the import; if the import's counter update gets to the
+                // tenant row first, the probe would wait for this very transaction: the
+                // lock timeout ends that wait and the probe reports nothing.
+                let (took, during) =
+                    tokio::join!(import, probe_insert(&mut probe, scratch, Some("2s")));
+                out.probe_during_statement = during.ok();
                 took?
             } else {
                 import.await?
@@ -574,7 +582,7 @@ pub async fn bulk_import(db: &Db, urls: &Urls, users: i64) -> anyhow::Result<Bul
             }
             if round == 0 && trigger {
                 let (probe, rolled_back) =
-                    tokio::join!(probe_insert(&mut probe, scratch, Duration::ZERO), async {
+                    tokio::join!(probe_insert(&mut probe, scratch, None), async {
                         tokio::time::sleep(HOLD).await;
                         tx.rollback().await
                     });
