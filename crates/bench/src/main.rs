@@ -142,7 +142,10 @@ async fn run(args: Args, clients: tokio::runtime::Handle) -> anyhow::Result<()> 
         cluster.port,
         dir.display()
     );
-    let result = run_with_cluster(&args, &cluster, &dir, clients).await;
+    let result = tokio::select! {
+        result = run_with_cluster(&args, &cluster, &dir, clients) => result,
+        _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted")),
+    };
     let stopped = cluster.stop();
     if temporary {
         let _ = std::fs::remove_dir_all(&dir);
