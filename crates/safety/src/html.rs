@@ -114,6 +114,51 @@ impl Lexer {
         }
     }
 
+    /// Steps over a run of ASCII letters in one go, where the state allows it (inside a
+    /// tag's attributes, a quoted value, a comment, a bogus comment, a tag name): the
+    /// same state as stepping byte by byte, and letters never complete a tag. Returns
+    /// false, having done nothing, in any other state (see `skip_letters_possible`).
+    pub(crate) fn skip_letters(&mut self, run: &[u8]) -> bool {
+        match &mut self.st {
+            St::Attrs { quote: 0, .. } => {
+                self.st = St::Attrs {
+                    quote: 0,
+                    after_eq: false,
+                    slash: false,
+                };
+                true
+            }
+            St::Attrs { .. } | St::Bogus | St::Plaintext | St::Data | St::Raw { matched: 0 } => {
+                true
+            }
+            St::Comment { dashes } => {
+                *dashes = 0;
+                true
+            }
+            St::TagName => {
+                for &b in run {
+                    self.name.push(b);
+                }
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Whether `skip_letters` can step over letters in the current state.
+    pub(crate) fn skip_letters_possible(&self) -> bool {
+        matches!(
+            self.st,
+            St::Attrs { .. }
+                | St::Bogus
+                | St::Plaintext
+                | St::Data
+                | St::Raw { matched: 0 }
+                | St::Comment { .. }
+                | St::TagName
+        )
+    }
+
     pub(crate) fn step(&mut self, b: u8, pos: usize) -> Option<Tag> {
         match self.st {
             St::Data => {

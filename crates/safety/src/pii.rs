@@ -105,6 +105,10 @@ pub(crate) fn find(before: &str, text: &str, policy: &Policy, out: &mut Vec<PiiM
         // The label regexes only run where their words appear (here or just before).
         let (mut ids, mut dates) = (false, false);
         'labels: for hay in [before, text] {
+            // Every label word has letters.
+            if !hay.bytes().any(|b| b.is_ascii_alphabetic()) {
+                continue;
+            }
             for m in LABELS.find_iter(hay) {
                 if m.pattern().as_usize() < 5 {
                     ids = true;

@@ -112,29 +112,38 @@ impl<'p> Screener<'p> {
             return String::new();
         }
         let base = self.pending_base + self.pending.len();
-        self.pending.push_str(chunk);
         let mut cuts = std::mem::take(&mut self.cuts);
         cuts.clear();
         self.segmenter.scan(chunk, base, &mut cuts);
         let mut released = String::new();
-        let mut consumed = 0;
+        // Units are screened straight from `chunk` where they lie inside it; only a
+        // unit that began in an earlier chunk, and the tail after the last cut, are
+        // copied into `pending`.
+        let mut from = 0;
         for &cut in &cuts {
-            let rel = cut - self.pending_base;
-            let unit = std::mem::take(&mut self.pending);
-            self.unit(
-                &unit[consumed..rel],
-                self.pending_base + consumed,
-                false,
-                &mut released,
-            );
-            self.pending = unit;
-            consumed = rel;
+            if cut <= base {
+                // Decided with lookahead: the cut lies in text held from earlier.
+                let rest = self.pending.split_off(cut - self.pending_base);
+                let unit = std::mem::replace(&mut self.pending, rest);
+                self.unit(&unit, self.pending_base, false, &mut released);
+                self.pending_base = cut;
+                continue;
+            }
+            let rel = cut - base;
+            if self.pending.is_empty() {
+                self.unit(&chunk[from..rel], base + from, false, &mut released);
+            } else {
+                self.pending.push_str(&chunk[from..rel]);
+                let mut unit = std::mem::take(&mut self.pending);
+                self.unit(&unit, self.pending_base, false, &mut released);
+                unit.clear();
+                self.pending = unit;
+            }
+            self.pending_base = cut;
+            from = rel;
         }
         self.cuts = cuts;
-        if consumed > 0 {
-            self.pending.drain(..consumed);
-            self.pending_base += consumed;
-        }
+        self.pending.push_str(&chunk[from..]);
         released
     }
 

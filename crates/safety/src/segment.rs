@@ -60,14 +60,32 @@ impl Segmenter {
             let plain_state = self.candidate.is_none()
                 && !self.md_after_close
                 && (self.html.in_data() || self.html.waiting_in_raw_text());
-            if b.is_ascii_alphabetic() && plain_state {
-                // Fastest path: a run of ASCII letters, as `track_char` would count it.
+            if b.is_ascii_alphabetic()
+                && self.candidate.is_none()
+                && !self.md_after_close
+                && self.html.skip_letters_possible()
+            {
+                // Fastest path: a run of ASCII letters, as `track_char` would count it
+                // and as the tokenizer would step over it (letters never end a tag).
                 let mut j = i + 1;
                 while j < bytes.len() && bytes[j].is_ascii_alphabetic() {
                     j += 1;
                 }
+                self.html.skip_letters(&bytes[i..j]);
                 let n = (j - i) as u32;
                 self.letters = if self.prev_ws { n } else { self.letters + n };
+                self.after_punct = false;
+                self.prev_ws = false;
+                next = j;
+                continue;
+            }
+            if b.is_ascii_digit() && plain_state {
+                // A run of digits, as `track_char` would see it.
+                let mut j = i + 1;
+                while j < bytes.len() && bytes[j].is_ascii_digit() {
+                    j += 1;
+                }
+                self.letters = 0;
                 self.after_punct = false;
                 self.prev_ws = false;
                 next = j;
