@@ -138,6 +138,12 @@ impl Normalizer {
                 }
                 continue;
             }
+            if b == b' ' && n.tok.is_empty() {
+                // What `feed` does with a space between words.
+                n.gap += 1;
+                i += 1;
+                continue;
+            }
             if b.is_ascii() {
                 n.feed(b.to_ascii_lowercase() as char, i as u32, i as u32 + 1);
                 i += 1;
@@ -206,7 +212,9 @@ impl Normalizer {
             });
             return;
         }
-        self.flush_singles();
+        if !self.singles.is_empty() {
+            self.flush_singles();
+        }
         if gap > 0 || !self.out.ends_with_space() {
             self.space(s as u32);
         }
