@@ -79,6 +79,34 @@ impl Segmenter {
                 next = j;
                 continue;
             }
+            if b == b' ' && self.candidate.is_none() && !self.md_after_close && self.html.in_data()
+            {
+                // A space in plain text: the whitespace bookkeeping below, without the
+                // markup tracking (a space changes nothing there in the data state).
+                if !self.prev_ws {
+                    self.tail_letters = self.letters;
+                }
+                self.letters = 0;
+                self.prev_ws = true;
+                let at = base + i + 1;
+                let words = self.tail_letters >= 3;
+                let sentence = self.after_punct;
+                if (words || sentence)
+                    && self.container.is_none()
+                    && self.md_depth == 0
+                    && self.md_paren == 0
+                    && at - self.last_cut >= MIN_UNIT
+                {
+                    self.candidate = Some(Candidate {
+                        at,
+                        words,
+                        sentence,
+                        letters: 0,
+                    });
+                }
+                next = i + 1;
+                continue;
+            }
             if b.is_ascii_digit() && plain_state {
                 // A run of digits, as `track_char` would see it.
                 let mut j = i + 1;
