@@ -210,13 +210,12 @@ async fn every_list_runs_the_same_statements_for_1_and_200_rows() {
     sys.commit().await.unwrap();
 
     // Three academic years, three guardian links, and platform audit rows.
-    for i in 0..3 {
+    for (i, kid) in students.iter().enumerate() {
         let (st, _) = app
             .post("/api/v1/academic_years", &s.admin.token,
                 json!({"name": format!("20{}-{}", 30 + i, 31 + i), "start_date": format!("20{}-08-01", 30 + i), "end_date": format!("20{}-06-30", 31 + i)}))
             .await;
         assert_eq!(st, 201);
-        let kid = &students[i];
         let (st, b) = app
             .post(
                 "/api/v1/guardian_links",
