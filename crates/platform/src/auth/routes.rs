@@ -137,6 +137,18 @@ async fn check_throttle(
     Ok(())
 }
 
+/// The email a login names, lowercased; both fields must be present and of sane size.
+fn login_email(email: &str, password: &str) -> ApiResult<String> {
+    let email = email.trim().to_lowercase();
+    if email.is_empty() || email.len() > 254 || password.is_empty() || password.len() > 1024 {
+        return Err(ApiError::invalid(
+            "email",
+            "email and password are required",
+        ));
+    }
+    Ok(email)
+}
+
 const BAD_LOGIN: &str = "email or password is incorrect";
 
 /// `POST /api/v1/auth/login`
@@ -146,13 +158,7 @@ pub async fn login(
     meta: RequestMeta,
     ApiJson(body): ApiJson<LoginRequest>,
 ) -> ApiResult<Response> {
-    let email = body.email.trim().to_lowercase();
-    if email.is_empty() || email.len() > 254 || body.password.len() > 1024 {
-        return Err(ApiError::invalid(
-            "email",
-            "email and password are required",
-        ));
-    }
+    let email = login_email(&body.email, &body.password)?;
     let mut sys = state.db.system().await?;
     let tenant = match tenancy::Slug::parse(&body.tenant) {
         Ok(slug) => tenancy::tenant_id_by_slug(&mut sys, slug.as_str()).await?,
@@ -257,13 +263,7 @@ pub async fn operator_login(
     meta: RequestMeta,
     ApiJson(body): ApiJson<OperatorLoginRequest>,
 ) -> ApiResult<Response> {
-    let email = body.email.trim().to_lowercase();
-    if email.is_empty() || email.len() > 254 || body.password.len() > 1024 {
-        return Err(ApiError::invalid(
-            "email",
-            "email and password are required",
-        ));
-    }
+    let email = login_email(&body.email, &body.password)?;
     let mut tx = state.db.system().await?;
     check_throttle(
         &mut tx,
