@@ -17,9 +17,9 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Parser;
 
+use pgcluster::Cluster;
 use platform::config::{Environment, PoolConfig};
 use platform::db::{self, Db};
-use platform::embedded::Cluster;
 
 /// Fixed credentials: the cluster is private to this process and listens on loopback only.
 const SUPERUSER_PASSWORD: &str = "k12-bench-superuser";
@@ -210,9 +210,9 @@ async fn run_with_cluster(
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
             let addr = listener.local_addr()?;
             let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-            let server = tokio::spawn(platform::http::serve(
+            let server = tokio::spawn(platform::app::serve(
                 listener,
-                platform::http::router(state),
+                platform::app::router(state),
                 async move {
                     let _ = stopped.await;
                 },

@@ -110,7 +110,7 @@ pub struct Pgbench {
 impl Pgbench {
     /// Finds `pgbench` next to the server binaries (like `initdb`), else on `$PATH`.
     pub fn find(port: u16, password: &str, database: &str, dir: &Path) -> anyhow::Result<Self> {
-        let beside = platform::embedded::pg_bin_dir()?.join("pgbench");
+        let beside = pgcluster::pg_bin_dir()?.join("pgbench");
         let program = if beside.exists() {
             beside
         } else {

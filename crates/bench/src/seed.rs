@@ -175,15 +175,18 @@ pub async fn ensure(db: &Db, urls: &Urls, shape: &Shape) -> anyhow::Result<Seedi
     }
     // The scratch school of the bulk-import measurement, empty.
     let sys = db.system().await?;
-    tenancy::create_tenant(
-        sys,
-        Some(district),
-        "Bench Bulk Import",
-        &Slug::parse("bench-bulk").expect("valid"),
-    )
-    .await?
-    .commit()
-    .await?;
+    let scratch = tenancy::NewSchool {
+        district_id: Some(district),
+        name: "Bench Bulk Import",
+        slug: &Slug::parse("bench-bulk").expect("valid"),
+        timezone: "America/Chicago",
+        address: None,
+    };
+    tenancy::create_school(sys, &scratch)
+        .await?
+        .0
+        .commit()
+        .await?;
     sqlx::query(
         "UPDATE bench.targets t SET n = x.n
            FROM (SELECT id, row_number() OVER (PARTITION BY kind ORDER BY id) AS n FROM bench.targets) x
@@ -273,11 +276,15 @@ async fn seed_school(
 ) -> anyhow::Result<()> {
     let slug = format!("bench-{i:02}");
     let sys = db.system().await?;
-    let mut tx = tenancy::create_tenant(
+    let (mut tx, _) = tenancy::create_school(
         sys,
-        Some(district),
-        &format!("Bench School {i:02}"),
-        &Slug::parse(&slug).expect("valid"),
+        &tenancy::NewSchool {
+            district_id: Some(district),
+            name: &format!("Bench School {i:02}"),
+            slug: &Slug::parse(&slug).expect("valid"),
+            timezone: "America/Chicago",
+            address: Some("1 Bench Way"),
+        },
     )
     .await?;
     let (t, st, c) = (s.teachers, s.students, s.courses);
@@ -285,9 +292,6 @@ async fn seed_school(
     // Student j takes courses j, j + stride, j + 2 stride, ...: distinct and balanced.
     let stride = (c / s.courses_per_student).max(1);
     let statements: Vec<String> = vec![
-        "INSERT INTO schools (tenant_id, name, timezone, address)
-         VALUES (current_tenant_id(), 'Bench School ' || $1, 'America/Chicago', '1 Bench Way')"
-            .into(),
         "INSERT INTO academic_years (tenant_id, name, start_date, end_date, current)
          VALUES (current_tenant_id(), '2026-2027', '2026-08-24', '2027-06-18', true)"
             .into(),

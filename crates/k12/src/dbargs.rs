@@ -4,9 +4,9 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
+use pgcluster::Cluster;
 use platform::config::{DatabaseConfig, ProcessEnv};
 use platform::db::Db;
-use platform::embedded::Cluster;
 
 #[derive(clap::Args, Debug)]
 pub struct DbArgs {

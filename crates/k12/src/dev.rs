@@ -10,10 +10,10 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
+use crate::seed::{self, DemoLogins};
+use pgcluster::Cluster;
 use platform::auth::token::random_password;
 use platform::db::{self, Db};
-use platform::embedded::Cluster;
-use platform::seed::{self, DemoLogins};
 
 #[derive(clap::Args, Debug)]
 pub struct DevArgs {
@@ -162,8 +162,8 @@ async fn run_with_cluster(
         .await
         .with_context(|| format!("--listen: cannot listen on {}", args.listen))?;
     let api_addr = listener.local_addr()?;
-    let router = platform::http::router(app_state);
-    let server = tokio::spawn(platform::http::serve(
+    let router = platform::app::router(app_state);
+    let server = tokio::spawn(platform::app::serve(
         listener,
         router,
         crate::shutdown_signal(),

@@ -4,6 +4,7 @@ mod dbargs;
 mod dev;
 mod jobs_cli;
 mod safety_check;
+mod seed;
 mod worker;
 
 use std::process::ExitCode;
@@ -166,7 +167,7 @@ async fn serve() -> anyhow::Result<()> {
         .await
         .map_err(|e| anyhow::anyhow!("K12_LISTEN: cannot listen on {}: {e}", config.listen))?;
     tracing::info!(addr = %listener.local_addr()?, "API listening");
-    platform::http::serve(listener, platform::http::router(state), shutdown_signal()).await?;
+    platform::app::serve(listener, platform::app::router(state), shutdown_signal()).await?;
     Ok(())
 }
 

@@ -386,14 +386,16 @@ fn invalid_configuration_stops_serve_naming_the_variable() {
 async fn maintenance_recount_reports_and_fixes_drift() {
     let db = testkit::TestDb::new().await;
     let sys = db.db.system().await.unwrap();
-    let mut tx = platform::tenancy::create_tenant(
-        sys,
-        None,
-        "Alpha",
-        &platform::tenancy::Slug::parse("alpha").unwrap(),
-    )
-    .await
-    .unwrap();
+    let school = platform::tenancy::NewSchool {
+        district_id: None,
+        name: "Alpha",
+        slug: &platform::tenancy::Slug::parse("alpha").unwrap(),
+        timezone: "UTC",
+        address: None,
+    };
+    let (mut tx, _) = platform::tenancy::create_school(sys, &school)
+        .await
+        .unwrap();
     sqlx::query("INSERT INTO courses (tenant_id, name) VALUES (current_tenant_id(), 'C')")
         .execute(&mut *tx)
         .await

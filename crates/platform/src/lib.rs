@@ -1,9 +1,11 @@
 //! The core service of the K-12 platform: configuration, database access with
 //! database-enforced tenancy, identity and sessions, and the HTTP API.
 //!
-//! Organised by feature: `auth` (sessions, permissions), `identity` (users), `tenancy`
-//! (districts, tenants), `audit`; with `db` and `http` as the shared floor.
+//! Imports go one way, down: [`app`] (router assembly and serving) → features (one folder
+//! each, with its `routes.rs`) → the floor ([`http`], [`auth`], [`audit`]) → [`error`],
+//! [`request`], [`db`], [`config`]. See `docs/ARCHITECTURE.md` for the map.
 
+pub mod app;
 pub mod assignments;
 pub mod audit;
 pub mod auth;
@@ -12,13 +14,14 @@ pub mod counters;
 pub mod courses;
 pub mod db;
 pub mod discussions;
-pub mod embedded;
+pub mod error;
 pub mod http;
 pub mod identity;
 pub mod jobs;
+pub mod login;
+pub mod meta;
 pub mod operators;
 pub mod quizzes;
-pub mod routes;
-pub mod seed;
+pub mod request;
 pub mod standards;
 pub mod tenancy;

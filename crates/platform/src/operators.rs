@@ -6,9 +6,9 @@ use serde_json::json;
 use crate::audit::{self, AuditEvent};
 use crate::auth::token::{self, TokenKind, TokenOwner};
 use crate::db::SystemTx;
-use crate::http::error::{map_constraint, ApiError};
-use crate::http::extract::RequestMeta;
+use crate::error::ApiError;
 use crate::identity::Email;
+use crate::request::RequestMeta;
 
 /// A new operator and the single-use setup token that lets them choose a password.
 pub struct CreatedOperator {
@@ -32,8 +32,7 @@ pub async fn create(
     .bind(name)
     .bind(password_hash)
     .fetch_one(&mut **tx)
-    .await
-    .map_err(map_constraint)?;
+    .await?;
     let issued = token::issue(TokenKind::Setup, TokenOwner::Operator);
     let expires_at = Utc::now() + Duration::hours(48);
     sqlx::query(

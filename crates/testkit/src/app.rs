@@ -83,13 +83,13 @@ impl TestApp {
         let db = TestDb::new().await;
         let state =
             platform::http::AppState::new(db.db.clone(), platform::http::ServiceConfig { env });
-        let router = platform::http::router(state);
+        let router = platform::app::router(state);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
         let addr = listener.local_addr().expect("addr");
         let server = tokio::spawn(async move {
-            let _ = platform::http::serve(listener, router, std::future::pending()).await;
+            let _ = platform::app::serve(listener, router, std::future::pending()).await;
         });
         Self {
             base_url: format!("http://{addr}"),
@@ -160,12 +160,17 @@ impl TestApp {
         id
     }
 
-    /// Factory: a tenant with the default roles.
+    /// Factory: a school (tenant with the default roles and its school row).
     pub async fn create_tenant(&self, slug: &str, district: Option<i64>) -> i64 {
         let sys = self.pool().system().await.expect("tx");
-        let tx = tenancy::create_tenant(sys, district, slug, &Slug::parse(slug).expect("slug"))
-            .await
-            .expect("tenant");
+        let school = tenancy::NewSchool {
+            district_id: district,
+            name: slug,
+            slug: &Slug::parse(slug).expect("slug"),
+            timezone: "UTC",
+            address: None,
+        };
+        let (tx, _) = tenancy::create_school(sys, &school).await.expect("school");
         let id = tx.tenant_id().0;
         tx.commit().await.expect("commit");
         id

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use anyhow::Context;
+use pgcluster::Cluster;
 use platform::db::{quote_ident, Db};
-use platform::embedded::Cluster;
 use sha2::{Digest, Sha256};
 use sqlx::{Connection, PgConnection};
 

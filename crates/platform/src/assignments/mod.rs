@@ -1,9 +1,9 @@
 //! Assignments of a course: create, update, publish, archive, delete; the submissions
 //! students make to them live in [`submissions`].
 
+pub mod routes;
 pub mod submissions;
 
-use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use chrono::{DateTime, Utc};
@@ -12,14 +12,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::audit::{self, AuditEvent, TenantActor};
-use crate::auth::session::CurrentUser;
 use crate::courses::access::{course_role, require_staff, Viewer};
 use crate::db::TenantTx;
-use crate::http::error::{map_constraint, ApiError, ApiResult};
-use crate::http::extract::{ApiJson, ApiPath, ApiQuery, RequestMeta};
+use crate::error::{ApiError, ApiResult};
+use crate::http::extract::{ApiJson, ApiPath, ApiQuery, TenantScope};
 use crate::http::page::{double_option, Page, PageParams, TimeCursor};
 use crate::http::validate;
-use crate::http::AppState;
+use crate::request::RequestMeta;
 
 pub const ASSIGNMENT_TYPES: &[&str] = &[
     "homework",
@@ -99,10 +98,8 @@ pub async fn visible(
 
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct AssignmentListParams {
-    /// Page size, 1 to 200 (default 50).
-    pub limit: Option<i64>,
-    /// The `next_cursor` of the previous page.
-    pub cursor: Option<String>,
+    #[serde(flatten)]
+    pub page: PageParams,
     /// Only this status (staff; students always see published ones).
     pub status: Option<String>,
 }
@@ -120,18 +117,14 @@ pub fn list_sql() -> String {
 
 /// `GET /api/v1/courses/{id}/assignments`: by due date (undated last), then id.
 pub async fn list(
-    State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    TenantScope { me, db }: TenantScope,
     ApiPath(course_id): ApiPath<i64>,
     ApiQuery(params): ApiQuery<AssignmentListParams>,
 ) -> ApiResult<Json<Page<AssignmentView>>> {
-    let page = PageParams {
-        limit: params.limit,
-        cursor: params.cursor,
-    };
+    let page = &params.page;
     let limit = page.limit()?;
     let after: Option<TimeCursor> = page.after()?;
-    let mut tx = state.db.tenant(me.tenant_id).await?;
+    let mut tx = db.begin().await?;
     let role = course_role(&mut tx, &Viewer::new(&me), course_id).await?;
     let status = if role.is_staff() {
         params.status
@@ -154,11 +147,10 @@ pub async fn list(
 
 /// `GET /api/v1/assignments/{id}`
 pub async fn show(
-    State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    TenantScope { me, db }: TenantScope,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<AssignmentView>> {
-    let mut tx = state.db.tenant(me.tenant_id).await?;
+    let mut tx = db.begin().await?;
     let (assignment, _) = visible(&mut tx, &Viewer::new(&me), id).await?;
     tx.commit().await?;
     Ok(Json(assignment))
@@ -232,8 +224,7 @@ fn validate(
 
 /// `POST /api/v1/courses/{id}/assignments`
 pub async fn create(
-    State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    TenantScope { me, db }: TenantScope,
     ApiPath(course_id): ApiPath<i64>,
     ApiJson(body): ApiJson<CreateAssignment>,
 ) -> ApiResult<(StatusCode, Json<AssignmentView>)> {
@@ -248,7 +239,7 @@ pub async fn create(
         body.points_possible,
         &schedule,
     )?;
-    let mut tx = state.db.tenant(me.tenant_id).await?;
+    let mut tx = db.begin().await?;
     require_staff(&mut tx, &Viewer::new(&me), course_id).await?;
     let (id,): (i64,) = sqlx::query_as(
         "INSERT INTO assignments (tenant_id, course_id, created_by_id, title, description, instructions,
@@ -272,8 +263,7 @@ pub async fn create(
     .bind(body.rubric_id)
     .bind(body.publish)
     .fetch_one(&mut *tx)
-    .await
-    .map_err(map_constraint)?;
+    .await?;
     let assignment = find(&mut tx, id).await?.ok_or(ApiError::NotFound)?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(assignment)))
@@ -302,12 +292,11 @@ pub struct UpdateAssignment {
 
 /// `PUT /api/v1/assignments/{id}`
 pub async fn update(
-    State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    TenantScope { me, db }: TenantScope,
     ApiPath(id): ApiPath<i64>,
     ApiJson(body): ApiJson<UpdateAssignment>,
 ) -> ApiResult<Json<AssignmentView>> {
-    let mut tx = state.db.tenant(me.tenant_id).await?;
+    let mut tx = db.begin().await?;
     let current = find(&mut tx, id).await?.ok_or(ApiError::NotFound)?;
     require_staff(&mut tx, &Viewer::new(&me), current.course_id).await?;
     let schedule = Schedule {
@@ -342,23 +331,21 @@ pub async fn update(
     .bind(body.rubric_id.is_some())
     .bind(body.rubric_id.flatten())
     .execute(&mut *tx)
-    .await
-    .map_err(map_constraint)?;
+    .await?;
     let assignment = find(&mut tx, id).await?.ok_or(ApiError::NotFound)?;
     tx.commit().await?;
     Ok(Json(assignment))
 }
 
 async fn transition(
-    state: &AppState,
-    me: &crate::auth::session::UserActor,
+    scope: &TenantScope,
     id: i64,
     to: &str,
     from: &[&str],
 ) -> ApiResult<AssignmentView> {
-    let mut tx = state.db.tenant(me.tenant_id).await?;
+    let mut tx = scope.db.begin().await?;
     let current = find(&mut tx, id).await?.ok_or(ApiError::NotFound)?;
-    require_staff(&mut tx, &Viewer::new(me), current.course_id).await?;
+    require_staff(&mut tx, &Viewer::new(&scope.me), current.course_id).await?;
     if current.status != to {
         if !from.contains(&current.status.as_str()) {
             return Err(ApiError::conflict(
@@ -379,22 +366,20 @@ async fn transition(
 
 /// `POST /api/v1/assignments/{id}/publish`: a draft becomes visible to students.
 pub async fn publish(
-    State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    scope: TenantScope,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<AssignmentView>> {
-    transition(&state, &me, id, "published", &["draft"])
+    transition(&scope, id, "published", &["draft"])
         .await
         .map(Json)
 }
 
 /// `POST /api/v1/assignments/{id}/archive`: hidden from students, kept for the record.
 pub async fn archive(
-    State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    scope: TenantScope,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<AssignmentView>> {
-    transition(&state, &me, id, "archived", &["draft", "published"])
+    transition(&scope, id, "archived", &["draft", "published"])
         .await
         .map(Json)
 }
@@ -402,12 +387,11 @@ pub async fn archive(
 /// `DELETE /api/v1/assignments/{id}`: like courses, refused while it has submissions
 /// unless archived first.
 pub async fn delete(
-    State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    TenantScope { me, db }: TenantScope,
     meta: RequestMeta,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<StatusCode> {
-    let mut tx = state.db.tenant(me.tenant_id).await?;
+    let mut tx = db.begin().await?;
     let current = find(&mut tx, id).await?.ok_or(ApiError::NotFound)?;
     require_staff(&mut tx, &Viewer::new(&me), current.course_id).await?;
     if current.submissions_count > 0 && current.status != "archived" {

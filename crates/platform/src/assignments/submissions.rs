@@ -1,7 +1,6 @@
 //! Submissions: students hand in work (each resubmission is the next attempt), staff
 //! grade and return it. Students see only their own, guardians their linked students'.
 
-use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use chrono::{DateTime, Utc};
@@ -9,13 +8,12 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::{find as find_assignment, visible};
-use crate::auth::session::{CurrentUser, UserActor};
+use crate::auth::session::UserActor;
 use crate::courses::access::{CourseRole, Viewer};
 use crate::db::TenantTx;
-use crate::http::error::{map_constraint, ApiError, ApiResult};
-use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::error::{ApiError, ApiResult};
+use crate::http::extract::{ApiJson, ApiPath, ApiQuery, TenantScope};
 use crate::http::page::{Page, PageParams, TimeCursor};
-use crate::http::AppState;
 
 /// A submission with the student's and the grader's names.
 #[derive(Debug, Serialize, JsonSchema, sqlx::FromRow)]
@@ -100,10 +98,8 @@ async fn readable(
 
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct SubmissionListParams {
-    /// Page size, 1 to 200 (default 50).
-    pub limit: Option<i64>,
-    /// The `next_cursor` of the previous page.
-    pub cursor: Option<String>,
+    #[serde(flatten)]
+    pub page: PageParams,
     /// Only this student's submissions.
     pub user_id: Option<i64>,
     /// Only this status.
@@ -128,18 +124,14 @@ pub fn list_sql(role: CourseRole) -> String {
 /// `GET /api/v1/assignments/{id}/submissions`: staff see all, students their own,
 /// guardians their linked students'; by submission time.
 pub async fn list(
-    State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    TenantScope { me, db }: TenantScope,
     ApiPath(assignment_id): ApiPath<i64>,
     ApiQuery(params): ApiQuery<SubmissionListParams>,
 ) -> ApiResult<Json<Page<SubmissionView>>> {
-    let page = PageParams {
-        limit: params.limit,
-        cursor: params.cursor,
-    };
+    let page = &params.page;
     let limit = page.limit()?;
     let after: Option<TimeCursor> = page.after()?;
-    let mut tx = state.db.tenant(me.tenant_id).await?;
+    let mut tx = db.begin().await?;
     let (_, role) = visible(&mut tx, &Viewer::new(&me), assignment_id).await?;
     let rows: Vec<SubmissionView> = sqlx::query_as(&list_sql(role))
         .bind(assignment_id)
@@ -170,8 +162,7 @@ pub struct CreateSubmission {
 /// resubmission is the next attempt. Refused after `lock_at`, and after `due_at` unless
 /// the assignment allows late work.
 pub async fn create(
-    State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    TenantScope { me, db }: TenantScope,
     ApiPath(assignment_id): ApiPath<i64>,
     ApiJson(body): ApiJson<CreateSubmission>,
 ) -> ApiResult<(StatusCode, Json<SubmissionView>)> {
@@ -194,7 +185,7 @@ pub async fn create(
             ));
         }
     }
-    let mut tx = state.db.tenant(me.tenant_id).await?;
+    let mut tx = db.begin().await?;
     let (assignment, role) = visible(&mut tx, &Viewer::new(&me), assignment_id).await?;
     let (is_student,): (bool,) = sqlx::query_as(
         "SELECT EXISTS (SELECT 1 FROM enrollments WHERE course_id = $1 AND user_id = $2 AND role = 'student')",
@@ -236,8 +227,7 @@ pub async fn create(
     .bind(late)
     .bind(now)
     .fetch_one(&mut *tx)
-    .await
-    .map_err(map_constraint)?;
+    .await?;
     let submission = find(&mut tx, id).await?.ok_or(ApiError::NotFound)?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(submission)))
@@ -245,11 +235,10 @@ pub async fn create(
 
 /// `GET /api/v1/submissions/{id}`
 pub async fn show(
-    State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    TenantScope { me, db }: TenantScope,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<SubmissionView>> {
-    let mut tx = state.db.tenant(me.tenant_id).await?;
+    let mut tx = db.begin().await?;
     let (submission, _) = readable(&mut tx, &me, id).await?;
     tx.commit().await?;
     Ok(Json(submission))
@@ -274,15 +263,14 @@ async fn staff_submission(tx: &mut TenantTx, me: &UserActor, id: i64) -> ApiResu
 
 /// `PUT /api/v1/submissions/{id}/grade`
 pub async fn grade(
-    State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    TenantScope { me, db }: TenantScope,
     ApiPath(id): ApiPath<i64>,
     ApiJson(body): ApiJson<GradeSubmission>,
 ) -> ApiResult<Json<SubmissionView>> {
     if body.feedback.as_ref().is_some_and(|f| f.len() > 50_000) {
         return Err(ApiError::invalid("feedback", "must be at most 50000 bytes"));
     }
-    let mut tx = state.db.tenant(me.tenant_id).await?;
+    let mut tx = db.begin().await?;
     let submission = staff_submission(&mut tx, &me, id).await?;
     let assignment = find_assignment(&mut tx, submission.assignment_id)
         .await?
@@ -309,8 +297,7 @@ pub async fn grade(
     .bind(&body.feedback)
     .bind(me.user_id)
     .execute(&mut *tx)
-    .await
-    .map_err(map_constraint)?;
+    .await?;
     let submission = find(&mut tx, id).await?.ok_or(ApiError::NotFound)?;
     tx.commit().await?;
     Ok(Json(submission))
@@ -318,11 +305,10 @@ pub async fn grade(
 
 /// `POST /api/v1/submissions/{id}/return`: hands graded work back to the student.
 pub async fn return_to_student(
-    State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    TenantScope { me, db }: TenantScope,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<SubmissionView>> {
-    let mut tx = state.db.tenant(me.tenant_id).await?;
+    let mut tx = db.begin().await?;
     let submission = staff_submission(&mut tx, &me, id).await?;
     if submission.status != "graded" && submission.status != "returned" {
         return Err(ApiError::conflict(

@@ -1,9 +1,8 @@
-//! Identity proof and sessions: passwords, tokens, sessions, permissions, and the
-//! login/logout/setup/me routes. Independent of how a user proved who they are, so
-//! single sign-on can open the same sessions later.
+//! The identity floor: passwords, tokens, sessions and permissions, and the actor types
+//! handlers receive. Independent of how a user proved who they are, so single sign-on can
+//! open the same sessions later; the sign-in routes themselves are the `login` feature.
 
 pub mod password;
 pub mod permission;
-pub mod routes;
 pub mod session;
 pub mod token;

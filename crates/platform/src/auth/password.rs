@@ -7,7 +7,7 @@ use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 
-use crate::http::error::ApiError;
+use crate::error::ApiError;
 
 fn hasher() -> Argon2<'static> {
     // OWASP's argon2id baseline: 19 MiB, 2 iterations, 1 lane.

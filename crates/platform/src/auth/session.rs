@@ -11,8 +11,8 @@ use super::permission::{grants, perm::ALL, Permission};
 use super::token::{self, TokenKind, TokenOwner};
 use crate::config::Environment;
 use crate::db::{Db, SystemTx, TenantId, TenantTx};
-use crate::http::error::ApiError;
-use crate::http::extract::RequestMeta;
+use crate::error::ApiError;
+use crate::request::RequestMeta;
 
 /// Sessions end 12 hours after login, whatever the activity.
 pub const SESSION_LIFETIME: Duration = Duration::hours(12);

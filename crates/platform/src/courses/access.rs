@@ -9,7 +9,7 @@
 
 use crate::auth::session::UserActor;
 use crate::db::TenantTx;
-use crate::http::error::ApiError;
+use crate::error::ApiError;
 
 /// The signed-in user as the teaching core sees them.
 #[derive(Clone, Debug)]

@@ -1,6 +1,5 @@
 //! Sections of a course and the people enrolled in them.
 
-use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use chrono::{DateTime, Utc};
@@ -10,13 +9,12 @@ use serde_json::json;
 
 use super::access::{course_role, require_staff, Viewer};
 use crate::audit::{self, AuditEvent, TenantActor};
-use crate::auth::session::CurrentUser;
 use crate::db::TenantTx;
-use crate::http::error::{map_constraint, ApiError, ApiResult};
-use crate::http::extract::{ApiJson, ApiPath, ApiQuery, RequestMeta};
+use crate::error::{ApiError, ApiResult};
+use crate::http::extract::{ApiJson, ApiPath, ApiQuery, TenantScope};
 use crate::http::page::{Page, PageParams};
 use crate::http::validate;
-use crate::http::AppState;
+use crate::request::RequestMeta;
 
 #[derive(Debug, Serialize, JsonSchema, sqlx::FromRow)]
 pub struct SectionView {
@@ -30,14 +28,13 @@ pub struct SectionView {
 
 /// `GET /api/v1/courses/{id}/sections`
 pub async fn list_sections(
-    State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    TenantScope { me, db }: TenantScope,
     ApiPath(course_id): ApiPath<i64>,
     ApiQuery(params): ApiQuery<PageParams>,
 ) -> ApiResult<Json<Page<SectionView>>> {
     let limit = params.limit()?;
     let after: i64 = params.after()?.unwrap_or(0);
-    let mut tx = state.db.tenant(me.tenant_id).await?;
+    let mut tx = db.begin().await?;
     course_role(&mut tx, &Viewer::new(&me), course_id).await?;
     let rows: Vec<SectionView> = sqlx::query_as(
         "SELECT id, course_id, term_id, name, enrollments_count, created_at FROM sections
@@ -61,14 +58,13 @@ pub struct CreateSection {
 
 /// `POST /api/v1/courses/{id}/sections`
 pub async fn create_section(
-    State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    TenantScope { me, db }: TenantScope,
     ApiPath(course_id): ApiPath<i64>,
     ApiJson(body): ApiJson<CreateSection>,
 ) -> ApiResult<(StatusCode, Json<SectionView>)> {
     validate::text("name", &body.name, 1, 200)?;
     let name = body.name.trim();
-    let mut tx = state.db.tenant(me.tenant_id).await?;
+    let mut tx = db.begin().await?;
     require_staff(&mut tx, &Viewer::new(&me), course_id).await?;
     let section: SectionView = sqlx::query_as(
         "INSERT INTO sections (tenant_id, course_id, term_id, name) VALUES (current_tenant_id(), $1, $2, $3)
@@ -78,8 +74,7 @@ pub async fn create_section(
     .bind(body.term_id)
     .bind(name)
     .fetch_one(&mut *tx)
-    .await
-    .map_err(map_constraint)?;
+    .await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(section)))
 }
@@ -112,14 +107,13 @@ const ENROLLMENT_SELECT: &str = "
 
 /// `GET /api/v1/sections/{id}/enrollments`: the roster, for the course's staff.
 pub async fn list_enrollments(
-    State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    TenantScope { me, db }: TenantScope,
     ApiPath(section_id): ApiPath<i64>,
     ApiQuery(params): ApiQuery<PageParams>,
 ) -> ApiResult<Json<Page<EnrollmentView>>> {
     let limit = params.limit()?;
     let after: i64 = params.after()?.unwrap_or(0);
-    let mut tx = state.db.tenant(me.tenant_id).await?;
+    let mut tx = db.begin().await?;
     let course_id = section_course(&mut tx, section_id).await?;
     require_staff(&mut tx, &Viewer::new(&me), course_id).await?;
     let rows: Vec<EnrollmentView> = sqlx::query_as(&format!(
@@ -152,8 +146,7 @@ pub struct CreatedEnrollments {
 
 /// `POST /api/v1/sections/{id}/enrollments`: one statement however many users.
 pub async fn create_enrollments(
-    State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    TenantScope { me, db }: TenantScope,
     meta: RequestMeta,
     ApiPath(section_id): ApiPath<i64>,
     ApiJson(body): ApiJson<CreateEnrollments>,
@@ -170,7 +163,7 @@ pub async fn create_enrollments(
     if body.user_ids.is_empty() || body.user_ids.len() > 1000 {
         return Err(ApiError::invalid("user_ids", "must list 1 to 1000 users"));
     }
-    let mut tx = state.db.tenant(me.tenant_id).await?;
+    let mut tx = db.begin().await?;
     let course_id = section_course(&mut tx, section_id).await?;
     require_staff(&mut tx, &Viewer::new(&me), course_id).await?;
     let (known,): (i64,) = sqlx::query_as("SELECT count(*) FROM users WHERE id = ANY($1)")
@@ -196,8 +189,7 @@ pub async fn create_enrollments(
     .bind(&body.role)
     .bind(&distinct)
     .fetch_all(&mut *tx)
-    .await
-    .map_err(map_constraint)?;
+    .await?;
     let ids: Vec<i64> = ids.into_iter().map(|r| r.0).collect();
     let created: Vec<EnrollmentView> = sqlx::query_as(&format!(
         "{ENROLLMENT_SELECT} WHERE e.id = ANY($1) ORDER BY e.id"
@@ -224,12 +216,11 @@ pub async fn create_enrollments(
 
 /// `DELETE /api/v1/enrollments/{id}`
 pub async fn delete_enrollment(
-    State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    TenantScope { me, db }: TenantScope,
     meta: RequestMeta,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<StatusCode> {
-    let mut tx = state.db.tenant(me.tenant_id).await?;
+    let mut tx = db.begin().await?;
     let row: Option<(i64, i64)> =
         sqlx::query_as("SELECT course_id, user_id FROM enrollments WHERE id = $1")
             .bind(id)

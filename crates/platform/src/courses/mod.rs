@@ -3,8 +3,8 @@
 
 pub mod access;
 pub mod enrollments;
+pub mod routes;
 
-use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -13,13 +13,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::audit::{self, AuditEvent, TenantActor};
-use crate::auth::session::CurrentUser;
 use crate::db::TenantTx;
-use crate::http::error::{map_constraint, ApiError, ApiResult};
-use crate::http::extract::{ApiJson, ApiPath, ApiQuery, RequestMeta};
+use crate::error::{ApiError, ApiResult};
+use crate::http::extract::{ApiJson, ApiPath, ApiQuery, TenantScope};
 use crate::http::page::{Page, PageParams};
 use crate::http::validate;
-use crate::http::AppState;
+use crate::request::RequestMeta;
 use access::{course_role, require_staff, Viewer, VISIBLE_COURSE_IDS_SQL};
 
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]
@@ -98,10 +97,8 @@ pub async fn find(tx: &mut TenantTx, id: i64) -> Result<Option<CourseView>, sqlx
 /// Query parameters of the course list.
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct CourseListParams {
-    /// Page size, 1 to 200 (default 50).
-    pub limit: Option<i64>,
-    /// The `next_cursor` of the previous page.
-    pub cursor: Option<String>,
+    #[serde(flatten)]
+    pub page: PageParams,
     /// Include archived courses (staff only; students never see them).
     pub include_archived: Option<bool>,
     /// Only courses of this academic year.
@@ -128,18 +125,14 @@ pub fn list_sql(sees_all_courses: bool) -> String {
 
 /// `GET /api/v1/courses`: the courses the caller may see, by name.
 pub async fn list(
-    State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    TenantScope { me, db }: TenantScope,
     ApiQuery(params): ApiQuery<CourseListParams>,
 ) -> ApiResult<Json<Page<CourseView>>> {
-    let page = PageParams {
-        limit: params.limit,
-        cursor: params.cursor,
-    };
+    let page = &params.page;
     let limit = page.limit()?;
     let after: Option<(String, i64)> = page.after()?;
     let viewer = Viewer::new(&me);
-    let mut tx = state.db.tenant(me.tenant_id).await?;
+    let mut tx = db.begin().await?;
     let rows: Vec<CourseView> = sqlx::query_as(&list_sql(viewer.sees_all_courses))
         .bind(viewer.user_id)
         .bind(params.include_archived.unwrap_or(false))
@@ -157,11 +150,10 @@ pub async fn list(
 
 /// `GET /api/v1/courses/{id}`
 pub async fn show(
-    State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    TenantScope { me, db }: TenantScope,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<CourseView>> {
-    let mut tx = state.db.tenant(me.tenant_id).await?;
+    let mut tx = db.begin().await?;
     course_role(&mut tx, &Viewer::new(&me), id).await?;
     let course = find(&mut tx, id).await?.ok_or(ApiError::NotFound)?;
     tx.commit().await?;
@@ -186,8 +178,7 @@ pub struct CreateCourse {
 
 /// `POST /api/v1/courses`: a teacher who creates a course teaches its first section.
 pub async fn create(
-    State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    TenantScope { me, db }: TenantScope,
     ApiJson(body): ApiJson<CreateCourse>,
 ) -> ApiResult<(StatusCode, Json<CourseView>)> {
     validate::text("name", &body.name, 1, 200)?;
@@ -210,7 +201,7 @@ pub async fn create(
         validate::text("sections", s, 1, 200)?;
     }
     let viewer = Viewer::new(&me);
-    let mut tx = state.db.tenant(me.tenant_id).await?;
+    let mut tx = db.begin().await?;
     let (id,): (i64,) = sqlx::query_as(
         "INSERT INTO courses (tenant_id, academic_year_id, created_by_id, name, code, description, settings)
          VALUES (current_tenant_id(), $1, $2, $3, $4, $5, $6) RETURNING id",
@@ -222,8 +213,7 @@ pub async fn create(
     .bind(&body.description)
     .bind(&settings)
     .fetch_one(&mut *tx)
-    .await
-    .map_err(map_constraint)?;
+    .await?;
     let names: Vec<&str> = sections.iter().map(|s| s.trim()).collect();
     sqlx::query(
         "INSERT INTO sections (tenant_id, course_id, name)
@@ -261,8 +251,7 @@ pub struct UpdateCourse {
 
 /// `PUT /api/v1/courses/{id}`
 pub async fn update(
-    State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    TenantScope { me, db }: TenantScope,
     ApiPath(id): ApiPath<i64>,
     ApiJson(body): ApiJson<UpdateCourse>,
 ) -> ApiResult<Json<CourseView>> {
@@ -278,7 +267,7 @@ pub async fn update(
     if body.settings.as_ref().is_some_and(|s| !s.is_object()) {
         return Err(ApiError::invalid("settings", "must be an object"));
     }
-    let mut tx = state.db.tenant(me.tenant_id).await?;
+    let mut tx = db.begin().await?;
     require_staff(&mut tx, &Viewer::new(&me), id).await?;
     sqlx::query(
         "UPDATE courses SET name = coalesce($2, name), code = coalesce($3, code),
@@ -293,8 +282,7 @@ pub async fn update(
     .bind(body.academic_year_id)
     .bind(&body.settings)
     .execute(&mut *tx)
-    .await
-    .map_err(map_constraint)?;
+    .await?;
     let course = find(&mut tx, id).await?.ok_or(ApiError::NotFound)?;
     tx.commit().await?;
     Ok(Json(course))
@@ -302,12 +290,11 @@ pub async fn update(
 
 /// `POST /api/v1/courses/{id}/archive`: hides the course from students and guardians.
 pub async fn archive(
-    State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    TenantScope { me, db }: TenantScope,
     meta: RequestMeta,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<CourseView>> {
-    let mut tx = state.db.tenant(me.tenant_id).await?;
+    let mut tx = db.begin().await?;
     require_staff(&mut tx, &Viewer::new(&me), id).await?;
     sqlx::query("UPDATE courses SET archived_at = coalesce(archived_at, now()) WHERE id = $1")
         .bind(id)
@@ -328,12 +315,11 @@ pub async fn archive(
 /// `DELETE /api/v1/courses/{id}`: refused while the course has submissions and is not
 /// archived (archive first, so nobody loses graded work by accident).
 pub async fn delete(
-    State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    TenantScope { me, db }: TenantScope,
     meta: RequestMeta,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<StatusCode> {
-    let mut tx = state.db.tenant(me.tenant_id).await?;
+    let mut tx = db.begin().await?;
     require_staff(&mut tx, &Viewer::new(&me), id).await?;
     let (archived, has_submissions): (bool, bool) = sqlx::query_as(
         "SELECT c.archived_at IS NOT NULL,

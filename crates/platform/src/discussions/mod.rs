@@ -1,20 +1,20 @@
 //! Course discussions and their threaded posts (`parent_post_id`).
 
-use axum::extract::State;
+pub mod routes;
+
 use axum::http::StatusCode;
 use axum::Json;
 use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::auth::session::{CurrentUser, UserActor};
+use crate::auth::session::UserActor;
 use crate::courses::access::{course_role, require_staff, CourseRole, Viewer};
 use crate::db::TenantTx;
-use crate::http::error::{map_constraint, ApiError, ApiResult};
-use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::error::{ApiError, ApiResult};
+use crate::http::extract::{ApiJson, ApiPath, ApiQuery, TenantScope};
 use crate::http::page::{Page, PageParams};
 use crate::http::validate;
-use crate::http::AppState;
 
 #[derive(Debug, Serialize, JsonSchema, sqlx::FromRow)]
 pub struct DiscussionView {
@@ -65,14 +65,13 @@ struct PinnedCursor(bool, i64);
 
 /// `GET /api/v1/courses/{id}/discussions`: pinned first, then oldest first.
 pub async fn list(
-    State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    TenantScope { me, db }: TenantScope,
     ApiPath(course_id): ApiPath<i64>,
     ApiQuery(params): ApiQuery<PageParams>,
 ) -> ApiResult<Json<Page<DiscussionView>>> {
     let limit = params.limit()?;
     let after: Option<PinnedCursor> = params.after()?;
-    let mut tx = state.db.tenant(me.tenant_id).await?;
+    let mut tx = db.begin().await?;
     let role = course_role(&mut tx, &Viewer::new(&me), course_id).await?;
     let rows: Vec<DiscussionView> = sqlx::query_as(&format!(
         "{DISCUSSION_SELECT}
@@ -105,8 +104,7 @@ pub struct CreateDiscussion {
 
 /// `POST /api/v1/courses/{id}/discussions`
 pub async fn create(
-    State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    TenantScope { me, db }: TenantScope,
     ApiPath(course_id): ApiPath<i64>,
     ApiJson(body): ApiJson<CreateDiscussion>,
 ) -> ApiResult<(StatusCode, Json<DiscussionView>)> {
@@ -117,7 +115,7 @@ pub async fn create(
             "must be at most 50000 bytes",
         ));
     }
-    let mut tx = state.db.tenant(me.tenant_id).await?;
+    let mut tx = db.begin().await?;
     require_staff(&mut tx, &Viewer::new(&me), course_id).await?;
     let (id,): (i64,) = sqlx::query_as(
         "INSERT INTO discussions (tenant_id, course_id, created_by_id, title, description, pinned)
@@ -129,8 +127,7 @@ pub async fn create(
     .bind(&body.description)
     .bind(body.pinned)
     .fetch_one(&mut *tx)
-    .await
-    .map_err(map_constraint)?;
+    .await?;
     let d = find(&mut tx, id).await?.ok_or(ApiError::NotFound)?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(d)))
@@ -138,11 +135,10 @@ pub async fn create(
 
 /// `GET /api/v1/discussions/{id}`
 pub async fn show(
-    State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    TenantScope { me, db }: TenantScope,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<DiscussionView>> {
-    let mut tx = state.db.tenant(me.tenant_id).await?;
+    let mut tx = db.begin().await?;
     let (d, _) = visible(&mut tx, &me, id).await?;
     tx.commit().await?;
     Ok(Json(d))
@@ -170,14 +166,13 @@ const POST_SELECT: &str = "
 /// `GET /api/v1/discussions/{id}/posts`: every post oldest first; threads are rebuilt
 /// from `parent_post_id`.
 pub async fn list_posts(
-    State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    TenantScope { me, db }: TenantScope,
     ApiPath(discussion_id): ApiPath<i64>,
     ApiQuery(params): ApiQuery<PageParams>,
 ) -> ApiResult<Json<Page<PostView>>> {
     let limit = params.limit()?;
     let after: i64 = params.after()?.unwrap_or(0);
-    let mut tx = state.db.tenant(me.tenant_id).await?;
+    let mut tx = db.begin().await?;
     visible(&mut tx, &me, discussion_id).await?;
     let rows: Vec<PostView> = sqlx::query_as(&format!(
         "{POST_SELECT} WHERE p.discussion_id = $1 AND p.id > $2 ORDER BY p.id LIMIT $3"
@@ -201,15 +196,14 @@ pub struct CreatePost {
 
 /// `POST /api/v1/discussions/{id}/posts`: staff and enrolled students; guardians read only.
 pub async fn create_post(
-    State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    TenantScope { me, db }: TenantScope,
     ApiPath(discussion_id): ApiPath<i64>,
     ApiJson(body): ApiJson<CreatePost>,
 ) -> ApiResult<(StatusCode, Json<PostView>)> {
     if body.content.trim().is_empty() || body.content.len() > 50_000 {
         return Err(ApiError::invalid("content", "must be 1 to 50000 bytes"));
     }
-    let mut tx = state.db.tenant(me.tenant_id).await?;
+    let mut tx = db.begin().await?;
     let (d, role) = visible(&mut tx, &me, discussion_id).await?;
     if role == CourseRole::Guardian {
         return Err(ApiError::Forbidden);
@@ -244,8 +238,7 @@ pub async fn create_post(
     .bind(body.parent_post_id)
     .bind(&body.content)
     .fetch_one(&mut *tx)
-    .await
-    .map_err(map_constraint)?;
+    .await?;
     let post: PostView = sqlx::query_as(&format!("{POST_SELECT} WHERE p.id = $1"))
         .bind(id)
         .fetch_one(&mut *tx)
@@ -257,11 +250,10 @@ pub async fn create_post(
 /// `DELETE /api/v1/discussion_posts/{id}`: by its author or the course's staff; replies
 /// go with it.
 pub async fn delete_post(
-    State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    TenantScope { me, db }: TenantScope,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<StatusCode> {
-    let mut tx = state.db.tenant(me.tenant_id).await?;
+    let mut tx = db.begin().await?;
     let row: Option<(i64, Option<i64>)> =
         sqlx::query_as("SELECT discussion_id, created_by_id FROM discussion_posts WHERE id = $1")
             .bind(id)

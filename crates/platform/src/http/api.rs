@@ -13,10 +13,10 @@ use axum::Router;
 use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde_json::{json, Map, Value};
 
-use super::error::ApiError;
 use super::AppState;
 use crate::auth::permission::Access;
 use crate::auth::session::{self, Actor};
+use crate::error::ApiError;
 
 /// One documented operation.
 pub struct Operation {

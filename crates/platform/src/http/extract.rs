@@ -1,15 +1,16 @@
 //! Extractors that turn every rejection into the API's JSON error, plus request metadata.
 
-use std::net::{IpAddr, SocketAddr};
-
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
-use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
+use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
 use serde::de::DeserializeOwned;
 use serde_json::json;
 
-use super::error::ApiError;
+use super::AppState;
+use crate::auth::session::{CurrentUser, UserActor};
+use crate::db::{Db, TenantId, TenantTx};
+use crate::error::ApiError;
 
 /// A JSON body. Requires `Content-Type: application/json` (415), valid JSON (400), and the
 /// target type, which denies unknown fields (422).
@@ -85,38 +86,38 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
     }
 }
 
-/// Who sent the request and how to find it in the logs; recorded in audit rows.
-#[derive(Clone, Debug, Default)]
-pub struct RequestMeta {
-    pub ip: Option<IpAddr>,
-    pub user_agent: Option<String>,
-    pub request_id: Option<String>,
+/// The signed-in tenant user and a database handle bound to their tenant: the request
+/// context of every school route. The handle opens transactions only for the caller's
+/// tenant (row-level security on), and only when the handler asks, so no connection is
+/// held while the body is read or validated.
+pub struct TenantScope {
+    pub me: UserActor,
+    pub db: TenantDb,
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for RequestMeta {
-    type Rejection = std::convert::Infallible;
+/// A database handle that can only open transactions scoped to one tenant.
+#[derive(Clone, Debug)]
+pub struct TenantDb {
+    db: Db,
+    tenant: TenantId,
+}
 
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        Ok(Self::from_parts(parts))
+impl TenantDb {
+    /// Opens a transaction with the tenant set; commit it or it rolls back on drop.
+    pub async fn begin(&self) -> Result<TenantTx, sqlx::Error> {
+        self.db.tenant(self.tenant).await
     }
 }
 
-impl RequestMeta {
-    pub fn from_parts(parts: &Parts) -> Self {
-        let header = |name: &str| {
-            parts
-                .headers
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .map(|s| s.chars().take(500).collect::<String>())
+impl FromRequestParts<AppState> for TenantScope {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let CurrentUser(me) = CurrentUser::from_request_parts(parts, state).await?;
+        let db = TenantDb {
+            db: state.db.clone(),
+            tenant: me.tenant_id,
         };
-        Self {
-            ip: parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|c| c.0.ip()),
-            user_agent: header("user-agent"),
-            request_id: header("x-request-id"),
-        }
+        Ok(Self { me, db })
     }
 }

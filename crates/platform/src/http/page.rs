@@ -8,15 +8,17 @@ use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use super::error::ApiError;
+use crate::error::ApiError;
 
 pub const DEFAULT_LIMIT: i64 = 50;
 pub const MAX_LIMIT: i64 = 200;
 
 /// The query parameters every list accepts.
+// Lists with filters embed it as `#[serde(flatten)] pub page: PageParams`.
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 pub struct PageParams {
     /// Page size, 1 to 200 (default 50).
+    #[serde(default, deserialize_with = "integer_param")]
     pub limit: Option<i64>,
     /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
@@ -45,8 +47,30 @@ impl PageParams {
     }
 }
 
+/// An integer query parameter, also inside a flattened struct (where serde hands the
+/// value over as text rather than letting the query parser convert it).
+fn integer_param<'de, D: serde::Deserializer<'de>>(de: D) -> Result<Option<i64>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Param {
+        Integer(i64),
+        Text(String),
+    }
+    match Option::<Param>::deserialize(de)? {
+        None => Ok(None),
+        Some(Param::Integer(n)) => Ok(Some(n)),
+        Some(Param::Text(text)) => text
+            .parse()
+            .map(Some)
+            .map_err(|_| serde::de::Error::custom(format!("limit: `{text}` is not an integer"))),
+    }
+}
+
 /// One page of a list.
+// The schema is named after the item type, so the OpenAPI document does not change when
+// routes are registered in another order.
 #[derive(Debug, Serialize, JsonSchema)]
+#[schemars(rename = "PageOf{T}")]
 pub struct Page<T> {
     pub data: Vec<T>,
     pub next_cursor: Option<String>,

@@ -1,6 +1,6 @@
 //! Small validations shared by the features, each answering a 422 naming the field.
 
-use super::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult};
 
 /// `value`, trimmed, has between `min` and `max` characters.
 pub fn text(field: &str, value: &str, min: usize, max: usize) -> ApiResult<()> {

@@ -1,7 +1,6 @@
 //! Guardian links: which guardians follow which students. Tenant admins manage them;
 //! guardians' read access to courses, grades and submissions follows from them.
 
-use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use chrono::{DateTime, Utc};
@@ -10,13 +9,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::audit::{self, AuditEvent, TenantActor};
-use crate::auth::session::CurrentUser;
 use crate::db::TenantTx;
-use crate::http::error::{map_constraint, ApiError, ApiResult};
-use crate::http::extract::{ApiJson, ApiPath, ApiQuery, RequestMeta};
+use crate::error::{ApiError, ApiResult};
+use crate::http::extract::{ApiJson, ApiPath, ApiQuery, TenantScope};
 use crate::http::page::{Page, PageParams};
 use crate::http::validate;
-use crate::http::AppState;
+use crate::request::RequestMeta;
 
 #[derive(Debug, Serialize, JsonSchema, sqlx::FromRow)]
 pub struct GuardianLinkView {
@@ -39,10 +37,8 @@ const LINK_SELECT: &str = "
 
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct LinkListParams {
-    /// Page size, 1 to 200 (default 50).
-    pub limit: Option<i64>,
-    /// The `next_cursor` of the previous page.
-    pub cursor: Option<String>,
+    #[serde(flatten)]
+    pub page: PageParams,
     /// Only links of this student.
     pub student_id: Option<i64>,
     /// Only links of this guardian.
@@ -51,17 +47,13 @@ pub struct LinkListParams {
 
 /// `GET /api/v1/guardian_links`
 pub async fn list(
-    State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    TenantScope { me: _, db }: TenantScope,
     ApiQuery(params): ApiQuery<LinkListParams>,
 ) -> ApiResult<Json<Page<GuardianLinkView>>> {
-    let page = PageParams {
-        limit: params.limit,
-        cursor: params.cursor,
-    };
+    let page = &params.page;
     let limit = page.limit()?;
     let after: i64 = page.after()?.unwrap_or(0);
-    let mut tx = state.db.tenant(me.tenant_id).await?;
+    let mut tx = db.begin().await?;
     let rows: Vec<GuardianLinkView> = sqlx::query_as(&format!(
         "{LINK_SELECT} WHERE l.id > $1 AND ($2::bigint IS NULL OR l.student_id = $2)
             AND ($3::bigint IS NULL OR l.guardian_id = $3) ORDER BY l.id LIMIT $4"
@@ -101,14 +93,13 @@ async fn has_role(tx: &mut TenantTx, user: i64, role: &str) -> ApiResult<bool> {
 
 /// `POST /api/v1/guardian_links`
 pub async fn create(
-    State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    TenantScope { me, db }: TenantScope,
     meta: RequestMeta,
     ApiJson(body): ApiJson<CreateGuardianLink>,
 ) -> ApiResult<(StatusCode, Json<GuardianLinkView>)> {
     let relationship = body.relationship.unwrap_or_else(|| "guardian".to_string());
     validate::text("relationship", &relationship, 1, 50)?;
-    let mut tx = state.db.tenant(me.tenant_id).await?;
+    let mut tx = db.begin().await?;
     if !has_role(&mut tx, body.guardian_id, "guardian").await? {
         return Err(ApiError::invalid(
             "guardian_id",
@@ -129,8 +120,7 @@ pub async fn create(
     .bind(body.student_id)
     .bind(relationship.trim())
     .fetch_one(&mut *tx)
-    .await
-    .map_err(map_constraint)?;
+    .await?;
     audit::record_tenant(
         &mut tx,
         TenantActor::User(me.user_id),
@@ -150,12 +140,11 @@ pub async fn create(
 
 /// `DELETE /api/v1/guardian_links/{id}`
 pub async fn delete(
-    State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    TenantScope { me, db }: TenantScope,
     meta: RequestMeta,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<StatusCode> {
-    let mut tx = state.db.tenant(me.tenant_id).await?;
+    let mut tx = db.begin().await?;
     let gone: Option<(i64, i64)> = sqlx::query_as(
         "DELETE FROM guardian_links WHERE id = $1 RETURNING guardian_id, student_id",
     )

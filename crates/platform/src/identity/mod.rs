@@ -2,6 +2,7 @@
 //! setup token), and the tenant-admin user endpoints.
 
 pub mod guardians;
+pub mod routes;
 pub mod users;
 
 /// A syntactically plausible email address, trimmed, at most 254 characters.

@@ -1,6 +1,5 @@
 //! Tenant users: queries and the `/api/v1/users` endpoints for tenant admins.
 
-use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use chrono::{DateTime, Duration, Utc};
@@ -11,13 +10,12 @@ use serde_json::json;
 use super::Email;
 use crate::audit::{self, AuditEvent, TenantActor};
 use crate::auth::password;
-use crate::auth::session::CurrentUser;
 use crate::auth::token::{self, TokenKind, TokenOwner};
 use crate::db::TenantTx;
-use crate::http::error::{map_constraint, ApiError, ApiResult};
-use crate::http::extract::{ApiJson, ApiPath, ApiQuery, RequestMeta};
+use crate::error::{ApiError, ApiResult};
+use crate::http::extract::{ApiJson, ApiPath, ApiQuery, TenantScope};
 use crate::http::page::{Page, PageParams};
-use crate::http::AppState;
+use crate::request::RequestMeta;
 
 /// Setup tokens expire 48 hours after they are issued.
 pub const SETUP_TOKEN_LIFETIME: Duration = Duration::hours(48);
@@ -77,8 +75,7 @@ pub async fn insert(tx: &mut TenantTx, new: NewUser<'_>) -> ApiResult<i64> {
     .bind(&new.password_hash)
     .bind(new.district_admin)
     .fetch_one(&mut **tx)
-    .await
-    .map_err(map_constraint)?;
+    .await?;
     set_roles(tx, id, new.roles).await?;
     Ok(id)
 }
@@ -135,27 +132,21 @@ pub async fn issue_setup_token(
 /// Query parameters of the user list.
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct UserListParams {
-    /// Page size, 1 to 200 (default 50).
-    pub limit: Option<i64>,
-    /// The `next_cursor` of the previous page.
-    pub cursor: Option<String>,
+    #[serde(flatten)]
+    pub page: PageParams,
     /// Only users holding this role.
     pub role: Option<String>,
 }
 
 /// `GET /api/v1/users`
 pub async fn list(
-    State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    TenantScope { me: _, db }: TenantScope,
     ApiQuery(params): ApiQuery<UserListParams>,
 ) -> ApiResult<Json<Page<UserView>>> {
-    let page = PageParams {
-        limit: params.limit,
-        cursor: params.cursor,
-    };
+    let page = &params.page;
     let limit = page.limit()?;
     let after: i64 = page.after()?.unwrap_or(0);
-    let mut tx = state.db.tenant(me.tenant_id).await?;
+    let mut tx = db.begin().await?;
     let rows: Vec<UserView> = sqlx::query_as(&format!(
         "{USER_VIEW_SELECT}
           WHERE u.id > $1
@@ -175,11 +166,10 @@ pub async fn list(
 
 /// `GET /api/v1/users/{id}`
 pub async fn show(
-    State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    TenantScope { me: _, db }: TenantScope,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<UserView>> {
-    let mut tx = state.db.tenant(me.tenant_id).await?;
+    let mut tx = db.begin().await?;
     let user = find(&mut tx, id).await?.ok_or(ApiError::NotFound)?;
     tx.commit().await?;
     Ok(Json(user))
@@ -216,15 +206,14 @@ fn validate_name(field: &str, value: &str) -> ApiResult<()> {
 
 /// `POST /api/v1/users`
 pub async fn create(
-    State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    TenantScope { me, db }: TenantScope,
     meta: RequestMeta,
     ApiJson(body): ApiJson<CreateUser>,
 ) -> ApiResult<(StatusCode, Json<CreatedUser>)> {
     let email = Email::parse(&body.email).map_err(|m| ApiError::invalid("email", m))?;
     validate_name("first_name", &body.first_name)?;
     validate_name("last_name", &body.last_name)?;
-    let mut tx = state.db.tenant(me.tenant_id).await?;
+    let mut tx = db.begin().await?;
     let id = insert(
         &mut tx,
         NewUser {
@@ -274,8 +263,7 @@ pub struct UpdateUser {
 
 /// `PUT /api/v1/users/{id}`
 pub async fn update(
-    State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    TenantScope { me, db }: TenantScope,
     meta: RequestMeta,
     ApiPath(id): ApiPath<i64>,
     ApiJson(body): ApiJson<UpdateUser>,
@@ -313,7 +301,7 @@ pub async fn update(
             ));
         }
     }
-    let mut tx = state.db.tenant(me.tenant_id).await?;
+    let mut tx = db.begin().await?;
     let updated: Option<(i64,)> = sqlx::query_as(
         "UPDATE users SET
             email = coalesce($2, email),
@@ -329,8 +317,7 @@ pub async fn update(
     .bind(body.last_name.as_deref().map(str::trim))
     .bind(body.disabled)
     .fetch_optional(&mut *tx)
-    .await
-    .map_err(map_constraint)?;
+    .await?;
     if updated.is_none() {
         return Err(ApiError::NotFound);
     }

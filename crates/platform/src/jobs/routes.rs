@@ -13,11 +13,12 @@ use super::{catalog, run_schedule_now};
 use crate::audit::{self, AuditEvent};
 use crate::auth::permission::Access;
 use crate::auth::session::CurrentOperator;
+use crate::error::{ApiError, ApiResult};
 use crate::http::api::{Api, Operation as Op};
-use crate::http::error::{ApiError, ApiResult};
-use crate::http::extract::{ApiPath, ApiQuery, RequestMeta};
+use crate::http::extract::{ApiPath, ApiQuery};
 use crate::http::page::{Page, PageParams};
 use crate::http::AppState;
+use crate::request::RequestMeta;
 
 pub fn register(api: &mut Api) {
     let ok = StatusCode::OK;
@@ -91,7 +92,7 @@ impl From<ActionError> for ApiError {
         match e {
             ActionError::NotFound => ApiError::NotFound,
             ActionError::Conflict(message) => ApiError::conflict("job_state", message),
-            ActionError::Database(e) => ApiError::Database(e),
+            ActionError::Database(e) => ApiError::from(e),
         }
     }
 }

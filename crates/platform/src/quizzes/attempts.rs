@@ -12,7 +12,6 @@
 //! Who sees attempts: the course's staff all of them, a student their own, a guardian
 //! those of their linked students; anyone else gets 404. Only the student changes one.
 
-use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use chrono::{DateTime, Utc};
@@ -23,13 +22,11 @@ use serde_json::Value;
 use super::grading::{self, Closing, OVERDUE};
 use super::question::{check_answer, Choice, QuestionType};
 use super::quiz::visible_quiz;
-use crate::auth::session::CurrentUser;
 use crate::courses::access::{CourseRole, Viewer};
 use crate::db::TenantTx;
-use crate::http::error::{ApiError, ApiResult};
-use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::error::{ApiError, ApiResult};
+use crate::http::extract::{ApiJson, ApiPath, ApiQuery, TenantScope};
 use crate::http::page::{Page, PageParams};
-use crate::http::AppState;
 
 /// The most answers one request may save.
 const MAX_ANSWERS_PER_REQUEST: usize = 500;
@@ -180,12 +177,11 @@ async fn lock_open_attempt(
 
 /// `POST /api/v1/quizzes/{id}/attempts`: the signed-in student starts their next attempt.
 pub async fn start(
-    State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    TenantScope { me, db }: TenantScope,
     ApiPath(quiz_id): ApiPath<i64>,
 ) -> ApiResult<(StatusCode, Json<AttemptDetail>)> {
     let viewer = Viewer::new(&me);
-    let mut tx = state.db.tenant(me.tenant_id).await?;
+    let mut tx = db.begin().await?;
     if visible_quiz(&mut tx, &viewer, quiz_id).await? != CourseRole::Learner {
         return Err(ApiError::Forbidden);
     }
@@ -235,7 +231,7 @@ pub async fn start(
     .map_err(|e| match &e {
         // A concurrent start won the race (one in progress; attempt numbers are unique).
         sqlx::Error::Database(db) if db.code().as_deref() == Some("23505") => attempt_in_progress(),
-        _ => ApiError::Database(e),
+        _ => ApiError::from(e),
     })?;
     let attempt = detail(&mut tx, id).await?;
     tx.commit().await?;
@@ -252,29 +248,23 @@ fn attempt_in_progress() -> ApiError {
 /// Query parameters of the attempt list.
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct AttemptListParams {
-    /// Page size, 1 to 200 (default 50).
-    pub limit: Option<i64>,
-    /// The `next_cursor` of the previous page.
-    pub cursor: Option<String>,
+    #[serde(flatten)]
+    pub page: PageParams,
     /// Only this student's attempts.
     pub user_id: Option<i64>,
 }
 
 /// `GET /api/v1/quizzes/{id}/attempts`: by student, then attempt.
 pub async fn list(
-    State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    TenantScope { me, db }: TenantScope,
     ApiPath(quiz_id): ApiPath<i64>,
     ApiQuery(params): ApiQuery<AttemptListParams>,
 ) -> ApiResult<Json<Page<AttemptView>>> {
-    let page = PageParams {
-        limit: params.limit,
-        cursor: params.cursor,
-    };
+    let page = &params.page;
     let limit = page.limit()?;
     let after: Option<(i64, i64)> = page.after()?;
     let viewer = Viewer::new(&me);
-    let mut tx = state.db.tenant(me.tenant_id).await?;
+    let mut tx = db.begin().await?;
     let role = visible_quiz(&mut tx, &viewer, quiz_id).await?;
     grading::close(
         &mut tx,
@@ -309,11 +299,10 @@ pub async fn list(
 
 /// `GET /api/v1/attempts/{id}`
 pub async fn show(
-    State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    TenantScope { me, db }: TenantScope,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<AttemptDetail>> {
-    let mut tx = state.db.tenant(me.tenant_id).await?;
+    let mut tx = db.begin().await?;
     visible_attempt(&mut tx, &Viewer::new(&me), id).await?;
     grading::close(&mut tx, Closing::IfOverdue(id)).await?;
     let attempt = detail(&mut tx, id).await?;
@@ -343,8 +332,7 @@ pub struct SaveAnswers {
 
 /// `PUT /api/v1/attempts/{id}/answers`
 pub async fn save_answers(
-    State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    TenantScope { me, db }: TenantScope,
     ApiPath(id): ApiPath<i64>,
     ApiJson(body): ApiJson<SaveAnswers>,
 ) -> ApiResult<Json<AttemptDetail>> {
@@ -363,7 +351,7 @@ pub async fn save_answers(
             "answer each question at most once",
         ));
     }
-    let tx = state.db.tenant(me.tenant_id).await?;
+    let tx = db.begin().await?;
     let (mut tx, quiz_id) = lock_open_attempt(tx, &Viewer::new(&me), id).await?;
     let questions: Vec<(i64, String, sqlx::types::Json<Vec<Choice>>)> = sqlx::query_as(
         "SELECT q.id, q.type, q.choices FROM quiz_items i JOIN questions q ON q.id = i.question_id
@@ -408,11 +396,10 @@ pub async fn save_answers(
 
 /// `POST /api/v1/attempts/{id}/submit`: closes the attempt now and grades it.
 pub async fn submit(
-    State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    TenantScope { me, db }: TenantScope,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<AttemptDetail>> {
-    let tx = state.db.tenant(me.tenant_id).await?;
+    let tx = db.begin().await?;
     let (mut tx, _) = lock_open_attempt(tx, &Viewer::new(&me), id).await?;
     grading::close(&mut tx, Closing::Submit(id)).await?;
     let attempt = detail(&mut tx, id).await?;

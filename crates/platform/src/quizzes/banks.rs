@@ -2,7 +2,6 @@
 //! `question_banks:read`, change with `question_banks:manage`), not bound to a course.
 //! Quizzes draw their items from here.
 
-use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use chrono::{DateTime, Utc};
@@ -13,13 +12,12 @@ use serde_json::{json, Value};
 use super::check_points;
 use super::question::{Choice, QuestionContent, QuestionType};
 use crate::audit::{self, AuditEvent, TenantActor};
-use crate::auth::session::CurrentUser;
 use crate::db::TenantTx;
-use crate::http::error::{map_constraint, ApiError, ApiResult};
-use crate::http::extract::{ApiJson, ApiPath, ApiQuery, RequestMeta};
+use crate::error::{ApiError, ApiResult};
+use crate::http::extract::{ApiJson, ApiPath, ApiQuery, TenantScope};
 use crate::http::page::{double_option, Page, PageParams};
 use crate::http::validate;
-use crate::http::AppState;
+use crate::request::RequestMeta;
 
 /// A question bank with its question counter.
 #[derive(Debug, Serialize, JsonSchema, sqlx::FromRow)]
@@ -52,27 +50,21 @@ async fn find_bank(tx: &mut TenantTx, id: i64) -> ApiResult<QuestionBankView> {
 /// Query parameters of the question bank list.
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct BankListParams {
-    /// Page size, 1 to 200 (default 50).
-    pub limit: Option<i64>,
-    /// The `next_cursor` of the previous page.
-    pub cursor: Option<String>,
+    #[serde(flatten)]
+    pub page: PageParams,
     /// Only banks of this status (`active` or `archived`).
     pub status: Option<String>,
 }
 
 /// `GET /api/v1/question_banks`: the school's banks, oldest first.
 pub async fn list(
-    State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    TenantScope { me: _, db }: TenantScope,
     ApiQuery(params): ApiQuery<BankListParams>,
 ) -> ApiResult<Json<Page<QuestionBankView>>> {
-    let page = PageParams {
-        limit: params.limit,
-        cursor: params.cursor,
-    };
+    let page = &params.page;
     let limit = page.limit()?;
     let after: i64 = page.after()?.unwrap_or(0);
-    let mut tx = state.db.tenant(me.tenant_id).await?;
+    let mut tx = db.begin().await?;
     let rows: Vec<QuestionBankView> = sqlx::query_as(&format!(
         "{BANK_SELECT} WHERE b.id > $1 AND ($2::text IS NULL OR b.status = $2)
           ORDER BY b.id LIMIT $3"
@@ -88,11 +80,10 @@ pub async fn list(
 
 /// `GET /api/v1/question_banks/{id}`
 pub async fn show(
-    State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    TenantScope { me: _, db }: TenantScope,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<QuestionBankView>> {
-    let mut tx = state.db.tenant(me.tenant_id).await?;
+    let mut tx = db.begin().await?;
     let bank = find_bank(&mut tx, id).await?;
     tx.commit().await?;
     Ok(Json(bank))
@@ -114,14 +105,13 @@ pub struct CreateBank {
 
 /// `POST /api/v1/question_banks`
 pub async fn create(
-    State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    TenantScope { me, db }: TenantScope,
     ApiJson(body): ApiJson<CreateBank>,
 ) -> ApiResult<(StatusCode, Json<QuestionBankView>)> {
     validate::text("title", &body.title, 1, 300)?;
     validate::text("subject", &body.subject, 0, 100)?;
     validate::text("grade_level", &body.grade_level, 0, 20)?;
-    let mut tx = state.db.tenant(me.tenant_id).await?;
+    let mut tx = db.begin().await?;
     let bank: QuestionBankView = sqlx::query_as(
         "INSERT INTO question_banks (tenant_id, created_by_id, title, subject, grade_level)
          VALUES (current_tenant_id(), $1, $2, $3, $4)
@@ -133,8 +123,7 @@ pub async fn create(
     .bind(body.subject.trim())
     .bind(body.grade_level.trim())
     .fetch_one(&mut *tx)
-    .await
-    .map_err(map_constraint)?;
+    .await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(bank)))
 }
@@ -180,14 +169,13 @@ async fn find_question(tx: &mut TenantTx, id: i64) -> ApiResult<QuestionView> {
 
 /// `GET /api/v1/question_banks/{id}/questions`: by position, then id.
 pub async fn list_questions(
-    State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    TenantScope { me: _, db }: TenantScope,
     ApiPath(bank_id): ApiPath<i64>,
     ApiQuery(page): ApiQuery<PageParams>,
 ) -> ApiResult<Json<Page<QuestionView>>> {
     let limit = page.limit()?;
     let after: Option<(i32, i64)> = page.after()?;
-    let mut tx = state.db.tenant(me.tenant_id).await?;
+    let mut tx = db.begin().await?;
     bank_exists(&mut tx, bank_id).await?;
     let rows: Vec<QuestionView> = sqlx::query_as(&format!(
         "{QUESTION_SELECT}
@@ -240,8 +228,7 @@ pub struct CreateQuestion {
 
 /// `POST /api/v1/question_banks/{id}/questions`
 pub async fn create_question(
-    State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    TenantScope { me: _, db }: TenantScope,
     ApiPath(bank_id): ApiPath<i64>,
     ApiJson(body): ApiJson<CreateQuestion>,
 ) -> ApiResult<(StatusCode, Json<QuestionView>)> {
@@ -253,7 +240,7 @@ pub async fn create_question(
     )?;
     let points = body.points.unwrap_or(1.0);
     check_points("points", points)?;
-    let mut tx = state.db.tenant(me.tenant_id).await?;
+    let mut tx = db.begin().await?;
     bank_exists(&mut tx, bank_id).await?;
     let (id,): (i64,) = sqlx::query_as(
         "INSERT INTO questions (tenant_id, question_bank_id, type, prompt, choices, correct_answer,
@@ -271,8 +258,7 @@ pub async fn create_question(
     .bind(points)
     .bind(body.position)
     .fetch_one(&mut *tx)
-    .await
-    .map_err(map_constraint)?;
+    .await?;
     let question = find_question(&mut tx, id).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(question)))
@@ -296,8 +282,7 @@ pub struct UpdateQuestion {
 
 /// `PUT /api/v1/questions/{id}`. Attempts already graded keep their marks.
 pub async fn update_question(
-    State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    TenantScope { me: _, db }: TenantScope,
     ApiPath(id): ApiPath<i64>,
     ApiJson(body): ApiJson<UpdateQuestion>,
 ) -> ApiResult<Json<QuestionView>> {
@@ -307,7 +292,7 @@ pub async fn update_question(
     if let Some(p) = body.points {
         check_points("points", p)?;
     }
-    let mut tx = state.db.tenant(me.tenant_id).await?;
+    let mut tx = db.begin().await?;
     let current = find_question(&mut tx, id).await?;
     let kind = QuestionType::parse(body.kind.as_deref().unwrap_or(&current.kind))?;
     let content = QuestionContent::parse(
@@ -328,8 +313,7 @@ pub async fn update_question(
     .bind(body.points)
     .bind(body.position)
     .execute(&mut *tx)
-    .await
-    .map_err(map_constraint)?;
+    .await?;
     let question = find_question(&mut tx, id).await?;
     tx.commit().await?;
     Ok(Json(question))
@@ -338,12 +322,11 @@ pub async fn update_question(
 /// `DELETE /api/v1/questions/{id}`: refused with 409 while any quiz asks the question
 /// (remove it from those quizzes first), so no quiz loses an item silently.
 pub async fn delete_question(
-    State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    TenantScope { me, db }: TenantScope,
     meta: RequestMeta,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<StatusCode> {
-    let mut tx = state.db.tenant(me.tenant_id).await?;
+    let mut tx = db.begin().await?;
     let row: Option<(i64, bool)> = sqlx::query_as(
         "SELECT q.question_bank_id, EXISTS (SELECT 1 FROM quiz_items i WHERE i.question_id = q.id)
            FROM questions q WHERE q.id = $1 FOR UPDATE",
@@ -362,7 +345,7 @@ pub async fn delete_question(
         .map_err(|e| match &e {
             // A quiz added the question after the check (quiz_items restricts the delete).
             sqlx::Error::Database(db) if db.code().as_deref() == Some("23503") => question_in_use(),
-            _ => ApiError::Database(e),
+            _ => ApiError::from(e),
         })?;
     audit::record_tenant(
         &mut tx,

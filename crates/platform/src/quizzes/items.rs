@@ -6,7 +6,6 @@
 //! something. Items cannot be added or removed once anyone has attempted the quiz, since
 //! that would change what earlier attempts were graded against; reordering stays allowed.
 
-use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use chrono::{DateTime, Utc};
@@ -17,13 +16,11 @@ use serde_json::Value;
 use super::check_points;
 use super::question::Choice;
 use super::quiz::{staff_quiz, visible_quiz, StaffQuiz};
-use crate::auth::session::CurrentUser;
 use crate::courses::access::Viewer;
 use crate::db::TenantTx;
-use crate::http::error::{map_constraint, ApiError, ApiResult};
-use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::error::{ApiError, ApiResult};
+use crate::http::extract::{ApiJson, ApiPath, ApiQuery, TenantScope};
 use crate::http::page::{Page, PageParams};
-use crate::http::AppState;
 
 /// The most items one quiz may have.
 pub const MAX_ITEMS: i64 = 500;
@@ -71,15 +68,14 @@ async fn staff_items(tx: &mut TenantTx, quiz_id: i64) -> ApiResult<Vec<QuizItemV
 
 /// `GET /api/v1/quizzes/{id}/items`: by position.
 pub async fn list(
-    State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    TenantScope { me, db }: TenantScope,
     ApiPath(quiz_id): ApiPath<i64>,
     ApiQuery(page): ApiQuery<PageParams>,
 ) -> ApiResult<Json<Page<QuizItemView>>> {
     let limit = page.limit()?;
     let after: Option<(i32, i64)> = page.after()?;
     let viewer = Viewer::new(&me);
-    let mut tx = state.db.tenant(me.tenant_id).await?;
+    let mut tx = db.begin().await?;
     let staff = visible_quiz(&mut tx, &viewer, quiz_id).await?.is_staff();
     if !staff {
         let (started,): (bool,) = sqlx::query_as(
@@ -139,8 +135,7 @@ pub struct CreateItem {
 
 /// `POST /api/v1/quizzes/{id}/items`
 pub async fn create(
-    State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    TenantScope { me, db }: TenantScope,
     ApiPath(quiz_id): ApiPath<i64>,
     ApiJson(body): ApiJson<CreateItem>,
 ) -> ApiResult<(StatusCode, Json<QuizItemView>)> {
@@ -150,7 +145,7 @@ pub async fn create(
     if body.position.is_some_and(|p| p < 1) {
         return Err(ApiError::invalid("position", "must be 1 or more"));
     }
-    let mut tx = state.db.tenant(me.tenant_id).await?;
+    let mut tx = db.begin().await?;
     let quiz = staff_quiz(&mut tx, &Viewer::new(&me), quiz_id).await?;
     refuse_if_attempted(&quiz)?;
     let (count, question_points): (i64, Option<f64>) = sqlx::query_as(
@@ -189,7 +184,7 @@ pub async fn create(
     .bind(body.points.unwrap_or(question_points))
     .fetch_one(&mut *tx)
     .await
-    .map_err(|e| match map_constraint(e) {
+    .map_err(|e| match ApiError::from(e) {
         ApiError::Conflict { .. } => {
             ApiError::conflict("already_exists", "this question is already on the quiz")
         }
@@ -206,11 +201,10 @@ pub async fn create(
 
 /// `DELETE /api/v1/quizzes/{id}/items/{item_id}`: later items move up.
 pub async fn delete(
-    State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    TenantScope { me, db }: TenantScope,
     ApiPath((quiz_id, item_id)): ApiPath<(i64, i64)>,
 ) -> ApiResult<StatusCode> {
-    let mut tx = state.db.tenant(me.tenant_id).await?;
+    let mut tx = db.begin().await?;
     let quiz = staff_quiz(&mut tx, &Viewer::new(&me), quiz_id).await?;
     refuse_if_attempted(&quiz)?;
     let removed: Option<(i32,)> =
@@ -242,12 +236,11 @@ pub struct ReorderItems {
 /// `PUT /api/v1/quizzes/{id}/items/order`: rewrites every position in one statement and
 /// answers the items in their new order.
 pub async fn reorder(
-    State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    TenantScope { me, db }: TenantScope,
     ApiPath(quiz_id): ApiPath<i64>,
     ApiJson(body): ApiJson<ReorderItems>,
 ) -> ApiResult<Json<Vec<QuizItemView>>> {
-    let mut tx = state.db.tenant(me.tenant_id).await?;
+    let mut tx = db.begin().await?;
     staff_quiz(&mut tx, &Viewer::new(&me), quiz_id).await?;
     let (mut current,): (Vec<i64>,) =
         sqlx::query_as("SELECT coalesce(array_agg(id), '{}') FROM quiz_items WHERE quiz_id = $1")

@@ -1,21 +1,18 @@
 //! The quizzes of a course: list, create, update, publish; and [`visible_quiz`], the one
 //! place that decides who may see a quiz.
 
-use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::auth::session::CurrentUser;
 use crate::courses::access::{course_role, require_staff, CourseRole, Viewer};
 use crate::db::TenantTx;
-use crate::http::error::{map_constraint, ApiError, ApiResult};
-use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::error::{ApiError, ApiResult};
+use crate::http::extract::{ApiJson, ApiPath, ApiQuery, TenantScope};
 use crate::http::page::{double_option, Page, PageParams, TimeCursor};
 use crate::http::validate;
-use crate::http::AppState;
 
 /// A quiz with its counters.
 #[derive(Debug, Serialize, JsonSchema, sqlx::FromRow)]
@@ -105,14 +102,13 @@ pub struct StaffQuiz {
 
 /// `GET /api/v1/courses/{id}/quizzes`: by due date (undated last), then id.
 pub async fn list(
-    State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    TenantScope { me, db }: TenantScope,
     ApiPath(course_id): ApiPath<i64>,
     ApiQuery(page): ApiQuery<PageParams>,
 ) -> ApiResult<Json<Page<QuizView>>> {
     let limit = page.limit()?;
     let after: Option<TimeCursor> = page.after()?;
-    let mut tx = state.db.tenant(me.tenant_id).await?;
+    let mut tx = db.begin().await?;
     let role = course_role(&mut tx, &Viewer::new(&me), course_id).await?;
     let rows: Vec<QuizView> = sqlx::query_as(&format!(
         "{QUIZ_SELECT}
@@ -135,11 +131,10 @@ pub async fn list(
 
 /// `GET /api/v1/quizzes/{id}`
 pub async fn show(
-    State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    TenantScope { me, db }: TenantScope,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<QuizView>> {
-    let mut tx = state.db.tenant(me.tenant_id).await?;
+    let mut tx = db.begin().await?;
     visible_quiz(&mut tx, &Viewer::new(&me), id).await?;
     let quiz = find(&mut tx, id).await?;
     tx.commit().await?;
@@ -180,15 +175,14 @@ pub struct CreateQuiz {
 
 /// `POST /api/v1/courses/{id}/quizzes`
 pub async fn create(
-    State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    TenantScope { me, db }: TenantScope,
     ApiPath(course_id): ApiPath<i64>,
     ApiJson(body): ApiJson<CreateQuiz>,
 ) -> ApiResult<(StatusCode, Json<QuizView>)> {
     validate::text("title", &body.title, 1, 300)?;
     validate::text("instructions", &body.instructions, 0, 50_000)?;
     check_settings(body.time_limit_minutes, body.attempts_allowed)?;
-    let mut tx = state.db.tenant(me.tenant_id).await?;
+    let mut tx = db.begin().await?;
     require_staff(&mut tx, &Viewer::new(&me), course_id).await?;
     let (id,): (i64,) = sqlx::query_as(
         "INSERT INTO quizzes (tenant_id, course_id, created_by_id, title, instructions,
@@ -203,8 +197,7 @@ pub async fn create(
     .bind(body.attempts_allowed.unwrap_or(1))
     .bind(body.due_at)
     .fetch_one(&mut *tx)
-    .await
-    .map_err(map_constraint)?;
+    .await?;
     let quiz = find(&mut tx, id).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(quiz)))
@@ -226,8 +219,7 @@ pub struct UpdateQuiz {
 
 /// `PUT /api/v1/quizzes/{id}`
 pub async fn update(
-    State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    TenantScope { me, db }: TenantScope,
     ApiPath(id): ApiPath<i64>,
     ApiJson(body): ApiJson<UpdateQuiz>,
 ) -> ApiResult<Json<QuizView>> {
@@ -238,7 +230,7 @@ pub async fn update(
         validate::text("instructions", i, 0, 50_000)?;
     }
     check_settings(body.time_limit_minutes.flatten(), body.attempts_allowed)?;
-    let mut tx = state.db.tenant(me.tenant_id).await?;
+    let mut tx = db.begin().await?;
     staff_quiz(&mut tx, &Viewer::new(&me), id).await?;
     sqlx::query(
         "UPDATE quizzes SET title = coalesce($2, title), instructions = coalesce($3, instructions),
@@ -256,8 +248,7 @@ pub async fn update(
     .bind(body.due_at.is_some())
     .bind(body.due_at.flatten())
     .execute(&mut *tx)
-    .await
-    .map_err(map_constraint)?;
+    .await?;
     let quiz = find(&mut tx, id).await?;
     tx.commit().await?;
     Ok(Json(quiz))
@@ -266,11 +257,10 @@ pub async fn update(
 /// `POST /api/v1/quizzes/{id}/publish`: students can see and take it from now on. A quiz
 /// without items cannot be published (409); publishing twice is harmless.
 pub async fn publish(
-    State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    TenantScope { me, db }: TenantScope,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<QuizView>> {
-    let mut tx = state.db.tenant(me.tenant_id).await?;
+    let mut tx = db.begin().await?;
     let locked = staff_quiz(&mut tx, &Viewer::new(&me), id).await?;
     if locked.status == "archived" {
         return Err(ApiError::conflict(

@@ -6,7 +6,8 @@
 //! assignment are read by anyone who may see the assignment and changed by the staff of
 //! its course.
 
-use axum::extract::State;
+pub mod routes;
+
 use axum::http::StatusCode;
 use axum::Json;
 use chrono::{DateTime, Utc};
@@ -14,16 +15,12 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::assignments;
-use crate::auth::permission::{perm, Access};
-use crate::auth::session::CurrentUser;
 use crate::courses::access::{require_staff, Viewer};
 use crate::db::TenantTx;
-use crate::http::api::{Api, Operation as Op};
-use crate::http::error::{map_constraint, ApiError, ApiResult};
-use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::error::{ApiError, ApiResult};
+use crate::http::extract::{ApiJson, ApiPath, ApiQuery, TenantScope};
 use crate::http::page::{Page, PageParams};
 use crate::http::validate;
-use crate::http::AppState;
 
 /// A standard framework.
 #[derive(Debug, Serialize, JsonSchema, sqlx::FromRow)]
@@ -56,13 +53,12 @@ async fn find_framework(tx: &mut TenantTx, id: i64) -> ApiResult<FrameworkView> 
 
 /// `GET /api/v1/standard_frameworks`: oldest first.
 pub async fn list_frameworks(
-    State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    TenantScope { me: _, db }: TenantScope,
     ApiQuery(page): ApiQuery<PageParams>,
 ) -> ApiResult<Json<Page<FrameworkView>>> {
     let limit = page.limit()?;
     let after: i64 = page.after()?.unwrap_or(0);
-    let mut tx = state.db.tenant(me.tenant_id).await?;
+    let mut tx = db.begin().await?;
     let rows: Vec<FrameworkView> = sqlx::query_as(&format!(
         "{FRAMEWORK_SELECT} WHERE f.id > $1 ORDER BY f.id LIMIT $2"
     ))
@@ -76,11 +72,10 @@ pub async fn list_frameworks(
 
 /// `GET /api/v1/standard_frameworks/{id}`
 pub async fn show_framework(
-    State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    TenantScope { me: _, db }: TenantScope,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<FrameworkView>> {
-    let mut tx = state.db.tenant(me.tenant_id).await?;
+    let mut tx = db.begin().await?;
     let framework = find_framework(&mut tx, id).await?;
     tx.commit().await?;
     Ok(Json(framework))
@@ -105,15 +100,14 @@ pub struct CreateFramework {
 
 /// `POST /api/v1/standard_frameworks`
 pub async fn create_framework(
-    State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    TenantScope { me: _, db }: TenantScope,
     ApiJson(body): ApiJson<CreateFramework>,
 ) -> ApiResult<(StatusCode, Json<FrameworkView>)> {
     validate::text("name", &body.name, 1, 200)?;
     validate::text("jurisdiction", &body.jurisdiction, 0, 100)?;
     validate::text("subject", &body.subject, 0, 100)?;
     validate::text("version", &body.version, 0, 50)?;
-    let mut tx = state.db.tenant(me.tenant_id).await?;
+    let mut tx = db.begin().await?;
     let (id,): (i64,) = sqlx::query_as(
         "INSERT INTO standard_frameworks (tenant_id, name, jurisdiction, subject, version)
          VALUES (current_tenant_id(), $1, $2, $3, $4) RETURNING id",
@@ -123,8 +117,7 @@ pub async fn create_framework(
     .bind(body.subject.trim())
     .bind(body.version.trim())
     .fetch_one(&mut *tx)
-    .await
-    .map_err(map_constraint)?;
+    .await?;
     let framework = find_framework(&mut tx, id).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(framework)))
@@ -188,10 +181,8 @@ async fn check_parent(
 /// Query parameters of a framework's standards.
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct StandardListParams {
-    /// Page size, 1 to 200 (default 50).
-    pub limit: Option<i64>,
-    /// The `next_cursor` of the previous page.
-    pub cursor: Option<String>,
+    #[serde(flatten)]
+    pub page: PageParams,
     /// The children of this standard; the framework's roots when absent.
     pub parent_id: Option<i64>,
 }
@@ -199,18 +190,14 @@ pub struct StandardListParams {
 /// `GET /api/v1/standard_frameworks/{id}/standards`: one level of the tree, by code. Walk
 /// down with `?parent_id=` where `children_count` is not 0.
 pub async fn list_standards(
-    State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    TenantScope { me: _, db }: TenantScope,
     ApiPath(framework_id): ApiPath<i64>,
     ApiQuery(params): ApiQuery<StandardListParams>,
 ) -> ApiResult<Json<Page<StandardView>>> {
-    let page = PageParams {
-        limit: params.limit,
-        cursor: params.cursor,
-    };
+    let page = &params.page;
     let limit = page.limit()?;
     let after: Option<(String, i64)> = page.after()?;
-    let mut tx = state.db.tenant(me.tenant_id).await?;
+    let mut tx = db.begin().await?;
     check_parent(&mut tx, framework_id, params.parent_id).await?;
     let (after_code, after_id) = after.unzip();
     // Two spellings rather than `IS NOT DISTINCT FROM`, which no index serves.
@@ -256,15 +243,14 @@ pub struct CreateStandard {
 
 /// `POST /api/v1/standard_frameworks/{id}/standards`
 pub async fn create_standard(
-    State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    TenantScope { me: _, db }: TenantScope,
     ApiPath(framework_id): ApiPath<i64>,
     ApiJson(body): ApiJson<CreateStandard>,
 ) -> ApiResult<(StatusCode, Json<StandardView>)> {
     validate::text("code", &body.code, 1, 100)?;
     validate::text("description", &body.description, 0, 5000)?;
     validate::text("grade_band", &body.grade_band, 0, 20)?;
-    let mut tx = state.db.tenant(me.tenant_id).await?;
+    let mut tx = db.begin().await?;
     check_parent(&mut tx, framework_id, body.parent_id).await?;
     let (id,): (i64,) = sqlx::query_as(
         "INSERT INTO standards (tenant_id, standard_framework_id, parent_id, code, description, grade_band)
@@ -277,7 +263,7 @@ pub async fn create_standard(
     .bind(body.grade_band.trim())
     .fetch_one(&mut *tx)
     .await
-    .map_err(|e| match map_constraint(e) {
+    .map_err(|e| match ApiError::from(e) {
         ApiError::Conflict { .. } => ApiError::conflict(
             "already_exists",
             "this framework already has a standard with this code",
@@ -314,14 +300,13 @@ const LINK_SELECT: &str = "
 /// `GET /api/v1/assignments/{id}/standards`: by standard id. Anyone who may see the
 /// assignment (learners and guardians: published assignments only).
 pub async fn list_assignment_standards(
-    State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    TenantScope { me, db }: TenantScope,
     ApiPath(assignment_id): ApiPath<i64>,
     ApiQuery(page): ApiQuery<PageParams>,
 ) -> ApiResult<Json<Page<AssignmentStandardView>>> {
     let limit = page.limit()?;
     let after: i64 = page.after()?.unwrap_or(0);
-    let mut tx = state.db.tenant(me.tenant_id).await?;
+    let mut tx = db.begin().await?;
     assignments::visible(&mut tx, &Viewer::new(&me), assignment_id).await?;
     let rows: Vec<AssignmentStandardView> = sqlx::query_as(&format!(
         "{LINK_SELECT} WHERE l.assignment_id = $1 AND l.standard_id > $2
@@ -357,12 +342,11 @@ pub struct LinkStandard {
 
 /// `POST /api/v1/assignments/{id}/standards`: links a standard (409 if already linked).
 pub async fn link_standard(
-    State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    TenantScope { me, db }: TenantScope,
     ApiPath(assignment_id): ApiPath<i64>,
     ApiJson(body): ApiJson<LinkStandard>,
 ) -> ApiResult<(StatusCode, Json<AssignmentStandardView>)> {
-    let mut tx = state.db.tenant(me.tenant_id).await?;
+    let mut tx = db.begin().await?;
     require_assignment_staff(&mut tx, &Viewer::new(&me), assignment_id).await?;
     sqlx::query(
         "INSERT INTO assignment_standards (tenant_id, assignment_id, standard_id)
@@ -372,7 +356,7 @@ pub async fn link_standard(
     .bind(body.standard_id)
     .execute(&mut *tx)
     .await
-    .map_err(|e| match map_constraint(e) {
+    .map_err(|e| match ApiError::from(e) {
         ApiError::Conflict { .. } => ApiError::conflict(
             "already_exists",
             "this standard is already linked to the assignment",
@@ -395,11 +379,10 @@ pub async fn link_standard(
 
 /// `DELETE /api/v1/assignments/{id}/standards/{standard_id}`: 404 if not linked.
 pub async fn unlink_standard(
-    State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    TenantScope { me, db }: TenantScope,
     ApiPath((assignment_id, standard_id)): ApiPath<(i64, i64)>,
 ) -> ApiResult<StatusCode> {
-    let mut tx = state.db.tenant(me.tenant_id).await?;
+    let mut tx = db.begin().await?;
     require_assignment_staff(&mut tx, &Viewer::new(&me), assignment_id).await?;
     let done = sqlx::query(
         "DELETE FROM assignment_standards WHERE assignment_id = $1 AND standard_id = $2",
@@ -413,97 +396,4 @@ pub async fn unlink_standard(
     }
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// Registers the standards routes.
-pub fn register(api: &mut Api) {
-    use Access::Tenant;
-    let (ok, created, gone) = (StatusCode::OK, StatusCode::CREATED, StatusCode::NO_CONTENT);
-    api.add(
-        Op::get("/api/v1/standard_frameworks", Tenant(perm::STANDARDS_READ))
-            .summary("standards", "The school's standard frameworks")
-            .query::<PageParams>()
-            .response::<Page<FrameworkView>>(ok),
-        list_frameworks,
-    );
-    api.add(
-        Op::post(
-            "/api/v1/standard_frameworks",
-            Tenant(perm::STANDARDS_MANAGE),
-        )
-        .summary("standards", "Create a standard framework")
-        .request::<CreateFramework>()
-        .response::<FrameworkView>(created),
-        create_framework,
-    );
-    api.add(
-        Op::get(
-            "/api/v1/standard_frameworks/{id}",
-            Tenant(perm::STANDARDS_READ),
-        )
-        .summary("standards", "One standard framework")
-        .response::<FrameworkView>(ok),
-        show_framework,
-    );
-    api.add(
-        Op::get(
-            "/api/v1/standard_frameworks/{id}/standards",
-            Tenant(perm::STANDARDS_READ),
-        )
-        .summary(
-            "standards",
-            "One level of a framework's tree by code: roots, or the children of ?parent_id=",
-        )
-        .query::<StandardListParams>()
-        .response::<Page<StandardView>>(ok),
-        list_standards,
-    );
-    api.add(
-        Op::post(
-            "/api/v1/standard_frameworks/{id}/standards",
-            Tenant(perm::STANDARDS_MANAGE),
-        )
-        .summary(
-            "standards",
-            "Add a standard, optionally under a parent of the same framework",
-        )
-        .request::<CreateStandard>()
-        .response::<StandardView>(created),
-        create_standard,
-    );
-    api.add(
-        Op::get(
-            "/api/v1/assignments/{id}/standards",
-            Tenant(perm::ASSIGNMENTS_READ),
-        )
-        .summary("standards", "Standards an assignment addresses")
-        .query::<PageParams>()
-        .response::<Page<AssignmentStandardView>>(ok),
-        list_assignment_standards,
-    );
-    api.add(
-        Op::post(
-            "/api/v1/assignments/{id}/standards",
-            Tenant(perm::ASSIGNMENTS_MANAGE),
-        )
-        .summary(
-            "standards",
-            "Link a standard to an assignment (course staff)",
-        )
-        .request::<LinkStandard>()
-        .response::<AssignmentStandardView>(created),
-        link_standard,
-    );
-    api.add(
-        Op::delete(
-            "/api/v1/assignments/{id}/standards/{standard_id}",
-            Tenant(perm::ASSIGNMENTS_MANAGE),
-        )
-        .summary(
-            "standards",
-            "Unlink a standard from an assignment (course staff)",
-        )
-        .response::<()>(gone),
-        unlink_standard,
-    );
 }

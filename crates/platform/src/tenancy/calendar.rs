@@ -1,7 +1,6 @@
 //! The school calendar: academic years and their terms. Courses belong to an academic
 //! year and sections to a term; tenant admins set the calendar up, everyone reads it.
 
-use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use chrono::NaiveDate;
@@ -10,12 +9,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::audit::{self, AuditEvent, TenantActor};
-use crate::auth::session::CurrentUser;
-use crate::http::error::{map_constraint, ApiError, ApiResult};
-use crate::http::extract::{ApiJson, ApiPath, ApiQuery, RequestMeta};
+use crate::error::{ApiError, ApiResult};
+use crate::http::extract::{ApiJson, ApiPath, ApiQuery, TenantScope};
 use crate::http::page::{Page, PageParams};
 use crate::http::validate;
-use crate::http::AppState;
+use crate::request::RequestMeta;
 
 #[derive(Debug, Serialize, JsonSchema, sqlx::FromRow)]
 pub struct AcademicYearView {
@@ -48,13 +46,12 @@ const YEAR_SELECT: &str = "
 
 /// `GET /api/v1/academic_years`: newest first, terms embedded.
 pub async fn list(
-    State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    TenantScope { me: _, db }: TenantScope,
     ApiQuery(params): ApiQuery<PageParams>,
 ) -> ApiResult<Json<Page<AcademicYearView>>> {
     let limit = params.limit()?;
     let after: Option<(NaiveDate, i64)> = params.after()?;
-    let mut tx = state.db.tenant(me.tenant_id).await?;
+    let mut tx = db.begin().await?;
     let rows: Vec<AcademicYearView> = sqlx::query_as(&format!(
         "{YEAR_SELECT} WHERE ($1::date IS NULL OR (y.start_date, y.id) < ($1, $2))
           ORDER BY y.start_date DESC, y.id DESC LIMIT $3"
@@ -88,14 +85,13 @@ pub struct CreateAcademicYear {
 
 /// `POST /api/v1/academic_years`
 pub async fn create(
-    State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    TenantScope { me, db }: TenantScope,
     meta: RequestMeta,
     ApiJson(body): ApiJson<CreateAcademicYear>,
 ) -> ApiResult<(StatusCode, Json<AcademicYearView>)> {
     validate::text("name", &body.name, 1, 100)?;
     check_dates(body.start_date, body.end_date)?;
-    let mut tx = state.db.tenant(me.tenant_id).await?;
+    let mut tx = db.begin().await?;
     if body.current {
         sqlx::query("UPDATE academic_years SET current = false WHERE current")
             .execute(&mut *tx)
@@ -110,8 +106,7 @@ pub async fn create(
     .bind(body.end_date)
     .bind(body.current)
     .fetch_one(&mut *tx)
-    .await
-    .map_err(map_constraint)?;
+    .await?;
     audit::record_tenant(
         &mut tx,
         TenantActor::User(me.user_id),
@@ -139,15 +134,14 @@ pub struct CreateTerm {
 
 /// `POST /api/v1/academic_years/{id}/terms`: a term inside the year's dates.
 pub async fn create_term(
-    State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    TenantScope { me, db }: TenantScope,
     meta: RequestMeta,
     ApiPath(year_id): ApiPath<i64>,
     ApiJson(body): ApiJson<CreateTerm>,
 ) -> ApiResult<(StatusCode, Json<TermView>)> {
     validate::text("name", &body.name, 1, 100)?;
     check_dates(body.start_date, body.end_date)?;
-    let mut tx = state.db.tenant(me.tenant_id).await?;
+    let mut tx = db.begin().await?;
     let year: Option<(NaiveDate, NaiveDate)> =
         sqlx::query_as("SELECT start_date, end_date FROM academic_years WHERE id = $1")
             .bind(year_id)
@@ -170,8 +164,7 @@ pub async fn create_term(
     .bind(body.start_date)
     .bind(body.end_date)
     .fetch_one(&mut *tx)
-    .await
-    .map_err(map_constraint)?;
+    .await?;
     audit::record_tenant(
         &mut tx,
         TenantActor::User(me.user_id),

@@ -2,6 +2,7 @@
 //! district listings. All of this is system work ([`SystemTx`]): it crosses tenants.
 
 pub mod calendar;
+pub mod routes;
 
 use axum::extract::State;
 use axum::Json;
@@ -12,7 +13,7 @@ use serde::Serialize;
 use crate::auth::permission::DEFAULT_ROLES;
 use crate::auth::session::{CurrentOperator, CurrentUser};
 use crate::db::{SystemTx, TenantId, TenantTx};
-use crate::http::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult};
 use crate::http::extract::ApiQuery;
 use crate::http::page::{Page, PageParams};
 use crate::http::AppState;
@@ -55,10 +56,42 @@ pub async fn create_district(
     Ok(id)
 }
 
+/// A new school: its tenant and the `schools` row.
+#[derive(Clone, Copy, Debug)]
+pub struct NewSchool<'a> {
+    pub district_id: Option<i64>,
+    pub name: &'a str,
+    pub slug: &'a Slug,
+    /// An IANA time zone name, e.g. `America/New_York`.
+    pub timezone: &'a str,
+    pub address: Option<&'a str>,
+}
+
+/// Creates a school atomically: the tenant with its default roles and the school row.
+/// Returns the transaction narrowed to the new tenant, for the caller's first rows (an
+/// administrator, a calendar), and the school's id. The one way a school comes into being:
+/// the demo seed, the benchmark, the test kit and provisioning all call it.
+pub async fn create_school(
+    sys: SystemTx,
+    school: &NewSchool<'_>,
+) -> Result<(TenantTx, i64), sqlx::Error> {
+    let mut tx = create_tenant(sys, school.district_id, school.name, school.slug).await?;
+    let (school_id,): (i64,) = sqlx::query_as(
+        "INSERT INTO schools (tenant_id, name, timezone, address)
+         VALUES (current_tenant_id(), $1, $2, $3) RETURNING id",
+    )
+    .bind(school.name)
+    .bind(school.timezone)
+    .bind(school.address)
+    .fetch_one(&mut *tx)
+    .await?;
+    Ok((tx, school_id))
+}
+
 /// Creates a tenant and its five default roles with their permissions, atomically.
 /// Returns the transaction narrowed to the new tenant so the caller can add its first
 /// rows (a school, an admin) before committing.
-pub async fn create_tenant(
+async fn create_tenant(
     mut tx: SystemTx,
     district_id: Option<i64>,
     name: &str,

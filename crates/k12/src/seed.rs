@@ -5,11 +5,11 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::auth::token::random_password;
-use crate::db::{Db, TenantTx};
-use crate::identity::users::{self, NewUser};
-use crate::identity::Email;
-use crate::tenancy::{self, Slug};
+use platform::auth::token::random_password;
+use platform::db::{Db, TenantTx};
+use platform::identity::users::{self, NewUser};
+use platform::identity::Email;
+use platform::tenancy::{self, NewSchool, Slug};
 
 /// One demo login.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -75,7 +75,7 @@ pub async fn seed_demo(db: &Db) -> anyhow::Result<DemoLogins> {
     .await?;
     let operator_password = random_password();
     let operator_email = Email::parse("operator@demo.k12.test").expect("valid");
-    crate::operators::create(
+    platform::operators::create(
         &mut tx,
         &operator_email,
         "Demo Operator",
@@ -87,18 +87,16 @@ pub async fn seed_demo(db: &Db) -> anyhow::Result<DemoLogins> {
     let mut tenants = Vec::new();
     for (slug, name) in DEMO_TENANTS {
         let sys = db.system().await?;
-        let mut tx = tenancy::create_tenant(
+        let (mut tx, _) = tenancy::create_school(
             sys,
-            Some(district),
-            name,
-            &Slug::parse(slug).expect("valid"),
+            &NewSchool {
+                district_id: Some(district),
+                name,
+                slug: &Slug::parse(slug).expect("valid"),
+                timezone: "America/New_York",
+                address: Some("1 School Lane"),
+            },
         )
-        .await?;
-        sqlx::query(
-            "INSERT INTO schools (tenant_id, name, timezone, address) VALUES (current_tenant_id(), $1, 'America/New_York', '1 School Lane')",
-        )
-        .bind(name)
-        .execute(&mut *tx)
         .await?;
         let mut logins = Vec::new();
         let mut ids = Vec::new();

@@ -1,5 +1,7 @@
 //! `POST /auth/login`, `/auth/logout`, `/auth/setup`, `GET /me`, `POST /operator/login`.
 
+pub mod routes;
+
 use axum::extract::State;
 use axum::http::header::SET_COOKIE;
 use axum::http::{HeaderMap, StatusCode};
@@ -10,13 +12,14 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::password;
-use super::session::{self, Actor, CurrentActor, SESSION_LIFETIME};
-use super::token::{self, TokenKind, TokenOwner};
 use crate::audit::{self, AuditEvent, TenantActor};
-use crate::http::error::{ApiError, ApiResult};
-use crate::http::extract::{ApiJson, RequestMeta};
+use crate::auth::password;
+use crate::auth::session::{self, Actor, CurrentActor, SESSION_LIFETIME};
+use crate::auth::token::{self, TokenKind, TokenOwner};
+use crate::error::{ApiError, ApiResult};
+use crate::http::extract::ApiJson;
 use crate::http::AppState;
+use crate::request::RequestMeta;
 use crate::tenancy;
 
 /// Failed logins for one email within this window ...

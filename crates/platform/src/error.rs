@@ -1,6 +1,12 @@
-//! The one error type of the API. Every error answers
+//! The one error type of the crate. Every error answers
 //! `{"error": {"code", "message", "details"}}` with the right status; internal errors
 //! are logged with the request id and answered with a generic message.
+//!
+//! Every `sqlx::Error` becomes an [`ApiError`] through [`From`], which classifies
+//! PostgreSQL's errors by SQLSTATE first: a unique violation is a 409, a foreign-key,
+//! check or not-null violation and invalid input (bad text, out-of-range numbers, a value
+//! too long) a 422 naming the API field, so that `?` alone can never turn something a user
+//! typed into a 500.
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -32,8 +38,9 @@ pub enum ApiError {
     TooManyRequests { retry_after_secs: u64 },
     #[error("service unavailable")]
     Unavailable,
+    /// A database error that is not the client's doing (classified by `From`).
     #[error(transparent)]
-    Database(#[from] sqlx::Error),
+    Database(sqlx::Error),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -137,31 +144,77 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// Maps unique-constraint and foreign-key violations to client errors, in one place.
-/// Constraint names come from the migrations.
-pub fn map_constraint(e: sqlx::Error) -> ApiError {
-    if let sqlx::Error::Database(db) = &e {
-        let constraint = db.constraint().unwrap_or_default();
-        match db.code().as_deref() {
-            Some("23505") => {
-                let message = match constraint {
-                    "users_tenant_email_key" => "a user with this email already exists",
-                    "operators_email_key" => "an operator with this email already exists",
-                    "tenants_slug_key" => "a tenant with this slug already exists",
-                    "districts_slug_key" => "a district with this slug already exists",
-                    _ => "this record already exists",
-                };
-                return ApiError::conflict("already_exists", message);
-            }
-            Some("23503") => {
-                return ApiError::invalid(constraint, "refers to a record that does not exist")
-            }
-            Some("23514") => return ApiError::invalid(constraint, "value is out of range"),
-            Some("22001") => return ApiError::invalid("value", "is too long"),
-            _ => {}
+impl From<sqlx::Error> for ApiError {
+    fn from(e: sqlx::Error) -> Self {
+        classify(e)
+    }
+}
+
+/// Human messages for the unique constraints a user meets most; others get a generic one.
+fn unique_message(constraint: &str) -> &'static str {
+    match constraint {
+        "users_tenant_email_key" => "a user with this email already exists",
+        "operators_email_key" => "an operator with this email already exists",
+        "tenants_slug_key" => "a tenant with this slug already exists",
+        "districts_slug_key" => "a district with this slug already exists",
+        _ => "this record already exists",
+    }
+}
+
+/// The API field a constraint is about: `sections_tenant_id_term_id_fkey` on `sections`
+/// is `term_id`, `courses_name_check` is `name`. Constraint names follow PostgreSQL's
+/// defaults (`{table}_{columns}_{suffix}`), which the migrations keep.
+pub(crate) fn constraint_field(table: Option<&str>, constraint: &str) -> String {
+    let mut name = constraint;
+    if let Some(rest) = table.and_then(|t| name.strip_prefix(t)) {
+        name = rest.trim_start_matches('_');
+    }
+    for suffix in ["_fkey", "_check", "_key", "_excl"] {
+        if let Some(rest) = name.strip_suffix(suffix) {
+            name = rest;
+            break;
         }
     }
-    ApiError::Database(e)
+    let name = name.strip_prefix("tenant_id_").unwrap_or(name);
+    if name.is_empty() || name == "tenant_id" {
+        "value".to_string()
+    } else {
+        name.to_string()
+    }
+}
+
+fn classify(e: sqlx::Error) -> ApiError {
+    let sqlx::Error::Database(db) = &e else {
+        return ApiError::Database(e);
+    };
+    let Some(code) = db.code() else {
+        return ApiError::Database(e);
+    };
+    let pg = db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>();
+    let table = pg.and_then(|p| p.table());
+    let constraint = db.constraint().unwrap_or_default();
+    match code.as_ref() {
+        "23505" => ApiError::conflict("already_exists", unique_message(constraint)),
+        // A delete or key change blocked by rows that still refer to this one.
+        "23503" if db.message().starts_with("update or delete on table") => {
+            ApiError::conflict("in_use", "other records still refer to this one")
+        }
+        "23503" => ApiError::invalid(
+            &constraint_field(table, constraint),
+            "refers to a record that does not exist",
+        ),
+        "23514" => ApiError::invalid(&constraint_field(table, constraint), "is out of range"),
+        "23502" => ApiError::invalid(
+            pg.and_then(|p| p.column()).unwrap_or("value"),
+            "is required",
+        ),
+        "23P01" => ApiError::conflict("conflict", "this overlaps an existing record"),
+        "22001" => ApiError::invalid("value", "is too long"),
+        // NUL characters and invalid encodings (22021), bad text for a type (22P02), numbers
+        // and dates out of range (22003, 22008), and the rest of class 22: the input's fault.
+        c if c.starts_with("22") => ApiError::invalid("value", "is not a valid value"),
+        _ => ApiError::from(e),
+    }
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
