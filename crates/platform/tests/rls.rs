@@ -54,7 +54,7 @@ async fn every_tenant_table_forces_rls_with_the_isolation_policy() {
             .fetch_one(&mut conn)
             .await
             .unwrap();
-            if !not_null && name != "feature_flags" && name != "alert_configurations" {
+            if !not_null {
                 problems.push(format!("{name}: tenant_id is nullable"));
             }
         } else if !SYSTEM_TABLES.contains(&name.as_str()) {
