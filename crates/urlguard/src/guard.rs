@@ -237,10 +237,15 @@ fn is_suspicious_char(c: char) -> bool {
             | '\u{FFA0}' | '\u{FFF0}'..='\u{FFFF}' | '\u{E0000}'..='\u{E0FFF}')
 }
 
-/// Refuse non-ASCII host characters that the parser maps onto ASCII (fullwidth letters and
+/// Refuse percent-encoding in the host, and non-ASCII host characters that the parser maps onto ASCII (fullwidth letters and
 /// digits, ideographic and fullwidth dots, circled digits, ...): `１２７。０。０。１` would
 /// become `127.0.0.1`. Genuine internationalised names (`münchen.de`) stay allowed.
 fn check_raw_host(authority: &str) -> Result<(), Reason> {
+    // A percent-encoded host (`%31%32%37.0.0.1`) is decoded by the parser; nobody honest
+    // writes one.
+    if authority.contains('%') {
+        return Err(Reason::InvalidUrl);
+    }
     if authority.is_ascii() {
         return Ok(());
     }

@@ -8,8 +8,8 @@ use std::fmt;
 #[non_exhaustive]
 pub enum Reason {
     /// Not a URL, or a URL spelled with tricks: backslashes, control or invisible
-    /// characters, odd whitespace, Unicode digits or dots in the host, no `//` authority,
-    /// no host, or longer than the guard reads.
+    /// characters, odd whitespace, a percent-encoded host, Unicode digits or dots in the
+    /// host, no `//` authority, no host, or longer than the guard reads.
     InvalidUrl,
     /// A scheme other than `https`, or `http` when the policy does not allow it.
     SchemeNotAllowed,
