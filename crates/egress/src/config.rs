@@ -32,8 +32,9 @@ pub struct EgressConfig {
     pub max_body_bytes: usize,
     /// Redirects followed (each hop judged again) before giving up.
     pub max_redirects: usize,
-    /// Source address for outgoing connections. Tests pin 127.0.0.1, so a connection to
-    /// any other address fails locally and nothing leaves the host.
+    /// Source address for outgoing connections (used for destinations of its family).
+    /// Tests pin 127.0.0.1, so a connection to any other IPv4 address fails locally and
+    /// nothing leaves the host.
     pub local_address: Option<IpAddr>,
 }
 

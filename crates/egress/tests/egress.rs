@@ -468,3 +468,18 @@ async fn a_dead_name_server_is_a_resolution_failure() {
         started.elapsed()
     );
 }
+
+#[tokio::test]
+async fn the_client_is_shared_across_tasks() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<GuardedClient>();
+    send_sync::<GuardedResolver>();
+    let dns = silent_dns().await;
+    let client = std::sync::Arc::new(GuardedClient::new(config(&dns, &[], &[])).unwrap());
+    // `send` futures are Send: they can run on a spawned task (a job, a handler).
+    let task = tokio::spawn({
+        let client = client.clone();
+        async move { client.get("https://[::ffff:169.254.169.254]/").await }
+    });
+    assert_eq!(refused(task.await.unwrap()), (Reason::MetadataAddress, 0));
+}
