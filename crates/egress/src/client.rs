@@ -127,11 +127,10 @@ impl GuardedClient {
     async fn send_hops(&self, request: OutgoingRequest) -> Result<GuardedResponse, EgressError> {
         let OutgoingRequest {
             mut method,
-            url,
+            mut url,
             mut headers,
             mut body,
         } = request;
-        let mut url = url;
         let mut origin: Option<(String, String, u16)> = None;
         for hop in 0..=self.config.max_redirects {
             let (target, addresses) =

@@ -113,19 +113,17 @@ impl Guard {
         }
         check_raw_host(authority)?;
         let port = url.port_or_known_default().ok_or(Reason::InvalidUrl)?;
-        let (host, host_key) = match url.host() {
-            Some(UrlHost::Ipv4(ip)) => (Host::Ip(IpAddr::V4(ip)), ip.to_string()),
-            Some(UrlHost::Ipv6(ip)) => (Host::Ip(IpAddr::V6(ip)), format!("[{ip}]")),
-            Some(UrlHost::Domain(d)) => {
-                let name = d.trim_end_matches('.').to_owned();
-                if name.is_empty() {
-                    return Err(Reason::InvalidUrl.into());
-                }
-                (Host::Name(name.clone()), name)
+        let host = match url.host() {
+            Some(UrlHost::Ipv4(ip)) => Host::Ip(IpAddr::V4(ip)),
+            Some(UrlHost::Ipv6(ip)) => Host::Ip(IpAddr::V6(ip)),
+            Some(UrlHost::Domain(d)) if !d.trim_end_matches('.').is_empty() => {
+                Host::Name(d.trim_end_matches('.').to_owned())
             }
-            None => return Err(Reason::InvalidUrl.into()),
+            _ => return Err(Reason::InvalidUrl.into()),
         };
-        let entry = self.allow_entry(&host_key, port);
+        // Allow-list entries are canonicalised by the same parser: compare serialisations.
+        let host_key = url.host_str().unwrap_or_default().trim_end_matches('.');
+        let entry = self.allow_entry(host_key, port);
         if scheme == Scheme::Http && !self.policy.allow_http && entry.is_none() {
             return Err(Reason::SchemeNotAllowed.into());
         }
@@ -237,9 +235,10 @@ fn is_suspicious_char(c: char) -> bool {
             | '\u{FFA0}' | '\u{FFF0}'..='\u{FFFF}' | '\u{E0000}'..='\u{E0FFF}')
 }
 
-/// Refuse percent-encoding in the host, and non-ASCII host characters that the parser maps onto ASCII (fullwidth letters and
-/// digits, ideographic and fullwidth dots, circled digits, ...): `１２７。０。０。１` would
-/// become `127.0.0.1`. Genuine internationalised names (`münchen.de`) stay allowed.
+/// Refuse percent-encoding in the host, and non-ASCII host characters that the parser maps
+/// onto ASCII (fullwidth letters and digits, ideographic and fullwidth dots, circled
+/// digits, ...): `１２７。０。０。１` would become `127.0.0.1`. Genuine internationalised
+/// names (`münchen.de`) stay allowed.
 fn check_raw_host(authority: &str) -> Result<(), Reason> {
     // A percent-encoded host (`%31%32%37.0.0.1`) is decoded by the parser; nobody honest
     // writes one.
@@ -263,8 +262,8 @@ fn check_raw_host(authority: &str) -> Result<(), Reason> {
     Ok(())
 }
 
-/// Suffixes of names that are internal or special-use by definition (RFC 6761, 6762,
-/// 8375, 9476; `.internal` for private use; cloud metadata names).
+/// Suffixes of names that are internal or special-use (RFC 6761, 6762, 8375, 9476,
+/// `.internal` for private use) or commonly used inside networks (`.corp`, `.lan`, ...).
 const FORBIDDEN_SUFFIXES: &[&str] = &[
     "localhost",
     "localdomain",
@@ -389,6 +388,7 @@ mod tests {
                 AllowEntry::parse("localhost:8080").unwrap(),
                 AllowEntry::parse("127.0.0.1").unwrap(),
                 AllowEntry::parse("sis.district.internal").unwrap(),
+                AllowEntry::parse("[::ffff:10.0.0.5]").unwrap(),
             ],
             ..Policy::default()
         });
@@ -424,6 +424,10 @@ mod tests {
         );
         assert!(guard
             .check_url("https://sis.district.internal/")
+            .unwrap()
+            .is_allow_listed());
+        assert!(guard
+            .check_url("https://[::ffff:a00:5]/")
             .unwrap()
             .is_allow_listed());
         // Userinfo and schemes are never exempt.
