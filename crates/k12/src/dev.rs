@@ -156,6 +156,7 @@ async fn run_with_cluster(
         db,
         platform::http::ServiceConfig {
             env: platform::config::Environment::Development,
+            cors_origins: dev_cors_origins()?,
         },
     );
     let listener = tokio::net::TcpListener::bind(args.listen)
@@ -237,4 +238,13 @@ fn print_banner(api_url: &str, dir: &Path, logins: &DemoLogins) {
         );
     }
     println!("Press Ctrl-C to stop.");
+}
+
+/// `K12_CORS_ORIGINS` also applies in development (a front end on another port).
+fn dev_cors_origins() -> anyhow::Result<Vec<String>> {
+    match std::env::var("K12_CORS_ORIGINS") {
+        Ok(v) if !v.is_empty() => platform::config::parse_cors_origins(&v)
+            .map_err(|m| anyhow::anyhow!("invalid configuration: K12_CORS_ORIGINS: {m}")),
+        _ => Ok(Vec::new()),
+    }
 }

@@ -17,7 +17,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::error::{error_body, ApiError};
 use crate::http::api::Api;
-use crate::http::{AppState, BODY_LIMIT_BYTES};
+use crate::http::{security, AppState, BODY_LIMIT_BYTES};
 
 /// Every API route, feature by feature. Each feature declares its routes (method, path,
 /// access rule, docs) in its own `routes.rs`; the registry refuses a route without an
@@ -64,7 +64,7 @@ pub fn router(state: AppState) -> Router {
         prefix: crate::auth::token::random_password()[..8].into(),
         counter: Arc::new(AtomicU64::new(0)),
     };
-    routes
+    let router = routes
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .with_state(state.clone())
@@ -72,6 +72,10 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             state.config.env,
             crate::http::statements::count,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            security::SiteCheck::new(&state.config),
+            security::cross_site_check,
         ))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| {
             error_body(
@@ -81,6 +85,10 @@ pub fn router(state: AppState) -> Router {
                 Value::Null,
             )
         }))
+        .layer(axum::middleware::from_fn_with_state(
+            state.config.env,
+            security::security_headers,
+        ))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
@@ -96,8 +104,14 @@ pub fn router(state: AppState) -> Router {
                     .level(tracing::Level::INFO)
                     .latency_unit(tower_http::LatencyUnit::Micros),
             ),
-        )
-        .layer(SetRequestIdLayer::x_request_id(request_ids))
+        );
+    // CORS outside everything else, so preflights are answered before routing and every
+    // answer to an allowed origin carries its headers.
+    let router = match security::cors(&state.config) {
+        Some(cors) => router.layer(cors),
+        None => router,
+    };
+    router.layer(SetRequestIdLayer::x_request_id(request_ids))
 }
 
 /// Serves `router` on `listener` until `shutdown` resolves, then drains requests.

@@ -115,6 +115,8 @@ pub struct Config {
     pub database: DatabaseConfig,
     pub redis_url: Option<Secret>,
     pub storage: StorageUrl,
+    /// Web origins allowed to call the API from a browser with credentials.
+    pub cors_origins: Vec<String>,
 }
 
 /// A configuration error naming the variable at fault.
@@ -275,6 +277,10 @@ impl Config {
             Some(v) => StorageUrl::parse(&v).map_err(|m| err("K12_STORAGE_URL", m))?,
             None => StorageUrl::File(std::path::PathBuf::from("/var/lib/k12/storage")),
         };
+        let cors_origins = match vars.get("K12_CORS_ORIGINS") {
+            Some(v) => parse_cors_origins(&v).map_err(|m| err("K12_CORS_ORIGINS", m))?,
+            None => Vec::new(),
+        };
         Ok(Self {
             env,
             listen,
@@ -285,8 +291,35 @@ impl Config {
             database,
             redis_url,
             storage,
+            cors_origins,
         })
     }
+}
+
+/// `K12_CORS_ORIGINS`: comma-separated web origins (`https://app.example.org`,
+/// `http://localhost:5173`), each a scheme, a host and an optional port, nothing else.
+/// `*` is refused: credentials are never shared with every origin.
+pub fn parse_cors_origins(value: &str) -> Result<Vec<String>, String> {
+    let mut origins = Vec::new();
+    for item in value.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        if item == "*" {
+            return Err("`*` is not allowed; list the origins".into());
+        }
+        let url = url::Url::parse(item).map_err(|e| format!("{item:?}: {e}"))?;
+        let origin = url.origin().ascii_serialization();
+        if !matches!(url.scheme(), "http" | "https")
+            || url.path() != "/"
+            || url.query().is_some()
+            || !url.username().is_empty()
+            || origin != item.trim_end_matches('/')
+        {
+            return Err(format!(
+                "{item:?} is not an origin (scheme://host[:port], nothing else)"
+            ));
+        }
+        origins.push(origin);
+    }
+    Ok(origins)
 }
 
 #[cfg(test)]

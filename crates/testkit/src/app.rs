@@ -79,10 +79,14 @@ impl TestApp {
     }
 
     pub async fn spawn_with_env(env: platform::config::Environment) -> Self {
+        Self::spawn_with_config(platform::http::ServiceConfig::new(env)).await
+    }
+
+    /// Starts the app with a service configuration of the test's choosing.
+    pub async fn spawn_with_config(config: platform::http::ServiceConfig) -> Self {
         install_statement_counter();
         let db = TestDb::new().await;
-        let state =
-            platform::http::AppState::new(db.db.clone(), platform::http::ServiceConfig { env });
+        let state = platform::http::AppState::new(db.db.clone(), config);
         let router = platform::app::router(state);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await

@@ -13,6 +13,6 @@ mod app;
 mod cluster;
 mod school;
 
-pub use app::{Actor, TestApp, TestUser};
+pub use app::{Actor, TestApp, TestUser, PASSWORD};
 pub use cluster::{TestDb, APP_PASSWORD, OWNER_PASSWORD};
 pub use school::School;

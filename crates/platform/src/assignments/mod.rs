@@ -186,6 +186,18 @@ struct Schedule {
     lock_at: Option<DateTime<Utc>>,
 }
 
+/// Rubrics do not exist yet, so no id can name one: refuse rather than store a dangling
+/// number that a later rubric feature would misread.
+fn refuse_rubric(rubric_id: Option<i64>) -> ApiResult<()> {
+    match rubric_id {
+        Some(_) => Err(ApiError::invalid(
+            "rubric_id",
+            "rubrics are not available yet; leave it out or null",
+        )),
+        None => Ok(()),
+    }
+}
+
 fn validate(
     title: Option<&str>,
     kind: Option<&str>,
@@ -228,6 +240,7 @@ pub async fn create(
     ApiPath(course_id): ApiPath<i64>,
     ApiJson(body): ApiJson<CreateAssignment>,
 ) -> ApiResult<(StatusCode, Json<AssignmentView>)> {
+    refuse_rubric(body.rubric_id)?;
     let schedule = Schedule {
         due_at: body.due_at,
         unlock_at: body.unlock_at,
@@ -296,6 +309,7 @@ pub async fn update(
     ApiPath(id): ApiPath<i64>,
     ApiJson(body): ApiJson<UpdateAssignment>,
 ) -> ApiResult<Json<AssignmentView>> {
+    refuse_rubric(body.rubric_id.flatten())?;
     let mut tx = db.begin().await?;
     let current = find(&mut tx, id).await?.ok_or(ApiError::NotFound)?;
     require_staff(&mut tx, &Viewer::new(&me), current.course_id).await?;

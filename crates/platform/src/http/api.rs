@@ -238,6 +238,10 @@ fn openapi(operations: &[Operation]) -> Value {
         }
         let mut responses = Map::new();
         let success = match op.response {
+            // 204 No Content has no body to describe.
+            _ if op.status == StatusCode::NO_CONTENT => {
+                json!({ "description": op.status.canonical_reason().unwrap_or("No Content") })
+            }
             Some(response) => json!({
                 "description": op.status.canonical_reason().unwrap_or("OK"),
                 "content": { "application/json": { "schema": response(&mut generator) } }

@@ -5,6 +5,7 @@
 pub mod api;
 pub mod extract;
 pub mod page;
+pub mod security;
 pub mod statements;
 pub mod validate;
 
@@ -22,6 +23,18 @@ pub const BODY_LIMIT_BYTES: usize = 1024 * 1024;
 #[derive(Clone, Debug)]
 pub struct ServiceConfig {
     pub env: Environment,
+    /// Origins allowed by CORS and by the cross-site request check (`K12_CORS_ORIGINS`).
+    pub cors_origins: Vec<String>,
+}
+
+impl ServiceConfig {
+    /// The configuration of an environment with nothing else allowed.
+    pub fn new(env: Environment) -> Self {
+        Self {
+            env,
+            cors_origins: Vec::new(),
+        }
+    }
 }
 
 /// Shared state of every handler.
