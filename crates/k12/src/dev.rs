@@ -64,19 +64,7 @@ impl DevState {
     }
 
     fn save(&self, dir: &Path) -> anyhow::Result<()> {
-        use std::io::Write;
-        use std::os::unix::fs::OpenOptionsExt;
-        let tmp = dir.join("dev-state.json.tmp");
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)?;
-        f.write_all(serde_json::to_string_pretty(self)?.as_bytes())?;
-        f.sync_all()?;
-        std::fs::rename(tmp, Self::path(dir))?;
-        Ok(())
+        write_private(&Self::path(dir), &serde_json::to_string_pretty(self)?)
     }
 }
 
@@ -180,9 +168,10 @@ async fn run_with_cluster(
         operator: &logins.operator,
         tenants: &logins.tenants,
     };
-    let tmp = dir.join("dev.json.tmp");
-    std::fs::write(&tmp, serde_json::to_string_pretty(&dev_json)?)?;
-    std::fs::rename(&tmp, dir.join("dev.json"))?;
+    write_private(
+        &dir.join("dev.json"),
+        &serde_json::to_string_pretty(&dev_json)?,
+    )?;
     print_banner(&api_url, dir, &logins);
 
     server.await??;
@@ -247,4 +236,21 @@ fn dev_cors_origins() -> anyhow::Result<Vec<String>> {
             .map_err(|m| anyhow::anyhow!("invalid configuration: K12_CORS_ORIGINS: {m}")),
         _ => Ok(Vec::new()),
     }
+}
+
+/// Writes a file holding passwords atomically, readable by its owner only (mode 0600).
+fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let tmp = path.with_extension("json.tmp");
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)?;
+    f.write_all(text.as_bytes())?;
+    f.sync_all()?;
+    std::fs::rename(tmp, path)?;
+    Ok(())
 }

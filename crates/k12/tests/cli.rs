@@ -323,6 +323,38 @@ async fn dev_runs_the_product_reuses_its_data_and_stops_cleanly() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Containers and CI hand out private, root-owned directories (mode 0700); the cluster,
+/// run as `postgres` when we are root, must still start inside one.
+#[tokio::test]
+async fn dev_starts_in_a_private_root_owned_directory() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = temp_dir("k12-dev-private");
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let mut child = start_dev(&dir);
+    let dev = wait_for_dev_json(&dir, &mut child).await;
+    let api = dev["api_url"].as_str().unwrap().to_string();
+    let health = reqwest::get(format!("{api}/api/v1/health")).await.unwrap();
+    assert_eq!(health.status(), 200);
+    let mode = |name: &str| {
+        std::fs::metadata(dir.join(name))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    assert_eq!(mode("dev.json"), 0o600, "dev.json holds passwords");
+    assert_eq!(mode("dev-state.json"), 0o600);
+    let traverse = if is_root() { 0o001 } else { 0 };
+    assert_eq!(mode("."), 0o700 | traverse);
+    assert!(terminate(&mut child).success());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn is_root() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self").unwrap().uid() == 0
+}
+
 #[tokio::test]
 async fn migrate_applies_migrations_idempotently() {
     let db = testkit::TestDb::new().await;

@@ -89,6 +89,7 @@ impl Cluster {
             bin,
             user,
         };
+        cluster.reachable_by_server()?;
         if !cluster.data_dir.join("PG_VERSION").exists() {
             cluster.chown_tree(&cluster.data_dir)?;
             let pwfile = cluster.data_dir.with_extension("pwfile");
@@ -120,6 +121,53 @@ impl Cluster {
             }
         }
         Ok(cluster)
+    }
+
+    /// When the server runs as `postgres`, it must be able to pass through every folder
+    /// above its data directory. A private (0700) folder of ours directly above it, as
+    /// containers and CI make, gets the traverse bit for others (0711: entering, not
+    /// listing; the files holding passwords stay 0600); any other folder in the way is an
+    /// error that names it.
+    fn reachable_by_server(&self) -> anyhow::Result<()> {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        let Some((uid, gid)) = self.user else {
+            return Ok(());
+        };
+        let passes = |meta: &std::fs::Metadata| {
+            let mode = meta.mode();
+            if meta.uid() == uid {
+                mode & 0o100 != 0
+            } else if meta.gid() == gid {
+                mode & 0o010 != 0
+            } else {
+                mode & 0o001 != 0
+            }
+        };
+        let mut ancestors = self.data_dir.ancestors().skip(1);
+        if let Some(parent) = ancestors.next() {
+            let meta = std::fs::metadata(parent)?;
+            if !passes(&meta) {
+                let mode = meta.mode() | 0o001;
+                std::fs::set_permissions(parent, std::fs::Permissions::from_mode(mode & 0o7777))
+                    .with_context(|| {
+                        format!("letting the postgres user enter {}", parent.display())
+                    })?;
+                eprintln!(
+                    "note: {} is private; gave others the traverse bit ({:o}) so the postgres user can reach its cluster",
+                    parent.display(),
+                    mode & 0o777
+                );
+            }
+        }
+        for dir in ancestors {
+            if !passes(&std::fs::metadata(dir)?) {
+                bail!(
+                    "the postgres user cannot enter {}; choose a data directory it can reach",
+                    dir.display()
+                );
+            }
+        }
+        Ok(())
     }
 
     fn chown_tree(&self, path: &Path) -> anyhow::Result<()> {
