@@ -8,6 +8,7 @@ sudo_cmd=()
 need=()
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || need+=(postgresql)
 command -v pgbench >/dev/null || need+=(postgresql-contrib)
+python3 -m venv --help >/dev/null 2>&1 || need+=(python3-venv)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"
   "${sudo_cmd[@]}" apt-get update -qq

@@ -27,9 +27,14 @@ echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+echo "== dependency audit"
+scripts/audit.sh
 echo "== tests"
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --locked --no-fail-fast "$@"
 else
   cargo test --workspace --locked --no-fail-fast "$@"
 fi
+echo "== API fuzzing (schemathesis)"
+cargo build --locked -p k12 --quiet
+scripts/fuzz-api.sh
