@@ -5,6 +5,7 @@ mod dev;
 mod jobs_cli;
 mod safety_check;
 mod seed;
+mod url_check;
 mod worker;
 
 use std::process::ExitCode;
@@ -42,6 +43,10 @@ enum Command {
     /// The child-safety library from the command line.
     #[command(subcommand)]
     Safety(SafetyCommand),
+    /// Judge URLs with the server's own outbound URL guard (scheme, userinfo, port, DNS
+    /// resolution, addresses) and print one verdict per line; exit 1 if any is refused.
+    /// Reads K12_DNS_SERVERS, K12_URL_ALLOWED_PORTS, K12_URL_ALLOW_HTTP, K12_URL_ALLOWLIST.
+    UrlCheck(url_check::UrlCheckArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -110,8 +115,12 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let command = match cli.command {
+        Command::UrlCheck(args) => return runtime.block_on(url_check::run(args)),
+        other => other,
+    };
     let result = runtime.block_on(async move {
-        match cli.command {
+        match command {
             Command::Dev(args) => dev::run(args).await,
             Command::Safety(SafetyCommand::Check(args)) => {
                 tokio::task::spawn_blocking(move || safety_check::run(args)).await?
@@ -126,6 +135,7 @@ fn main() -> ExitCode {
             Command::Operator(OperatorCommand::Create { email, name, db }) => {
                 create_operator(&email, &name, &db).await
             }
+            Command::UrlCheck(_) => unreachable!("handled above"),
         }
     });
     match result {
