@@ -6,6 +6,8 @@
 # starts `moto_server` in the background on 127.0.0.1:PORT, waits until it answers and
 # prints the endpoint (http://127.0.0.1:PORT) on stdout. The server's pid goes to PIDFILE
 # (default: $VENV/moto-PORT.pid); its log to $VENV/moto-PORT.log.
+# With K12_MOTO_WATCH_PID set, the server is stopped once that process has exited (the
+# Rust test harness passes its own pid, so each test binary's moto ends with it).
 set -euo pipefail
 
 MOTO_VERSION="5.2.5"
@@ -31,6 +33,14 @@ log="$venv/moto-$port.log"
 "$venv/bin/moto_server" -H 127.0.0.1 -p "$port" >"$log" 2>&1 &
 pid=$!
 echo "$pid" >"$pidfile"
+
+if [ -n "${K12_MOTO_WATCH_PID:-}" ]; then
+    watch_pid="$K12_MOTO_WATCH_PID"
+    (
+        while kill -0 "$watch_pid" 2>/dev/null && kill -0 "$pid" 2>/dev/null; do sleep 1; done
+        kill "$pid" 2>/dev/null || true
+    ) </dev/null >/dev/null 2>&1 &
+fi
 
 endpoint="http://127.0.0.1:$port"
 for _ in $(seq 1 150); do

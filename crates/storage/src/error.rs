@@ -66,21 +66,7 @@ impl StorageError {
             },
             other => {
                 let message = other.to_string();
-                // Retries exhausted, timeouts and refused connections are reported by the
-                // HTTP client inside `Generic`; the text is the only stable signal.
-                let lower = message.to_ascii_lowercase();
-                let unavailable = [
-                    "timed out",
-                    "timeout",
-                    "connect",
-                    "retries",
-                    "retry",
-                    "dns",
-                    "connection",
-                ]
-                .iter()
-                .any(|needle| lower.contains(needle));
-                if unavailable {
+                if is_unavailable(&other, &message) {
                     StorageError::Unavailable {
                         operation,
                         key,
@@ -109,6 +95,29 @@ impl StorageError {
             message: format!("no answer within {} s", after.as_secs()),
         }
     }
+}
+
+/// Whether an object_store error means the store could not be reached or was failing:
+/// a transport error (connect, timeout, interrupted) anywhere in the chain, or a 5xx
+/// answer that outlived the retries (the retry error type is private, so its text).
+fn is_unavailable(err: &object_store::Error, message: &str) -> bool {
+    use object_store::client::{HttpError, HttpErrorKind};
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = source {
+        if let Some(http) = e.downcast_ref::<HttpError>() {
+            if matches!(
+                http.kind(),
+                HttpErrorKind::Connect
+                    | HttpErrorKind::Request
+                    | HttpErrorKind::Timeout
+                    | HttpErrorKind::Interrupted
+            ) {
+                return true;
+            }
+        }
+        source = e.source();
+    }
+    message.contains("non-2xx status code: 5")
 }
 
 /// Result of a storage operation.

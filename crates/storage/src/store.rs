@@ -181,6 +181,12 @@ impl Store {
         Arc::clone(&self.inner)
     }
 
+    /// The key prefix inside the backend (empty for none); keys given to `Store` are
+    /// relative to it.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
     /// The multipart part size; at most two parts are in memory during a `put_stream`.
     pub fn part_size(&self) -> usize {
         self.part_size
