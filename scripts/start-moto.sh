@@ -39,6 +39,7 @@ if [ -n "${K12_MOTO_WATCH_PID:-}" ]; then
     (
         while kill -0 "$watch_pid" 2>/dev/null && kill -0 "$pid" 2>/dev/null; do sleep 1; done
         kill "$pid" 2>/dev/null || true
+        rm -f "$pidfile" "$log"
     ) </dev/null >/dev/null 2>&1 &
 fi
 

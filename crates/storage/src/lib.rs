@@ -20,4 +20,4 @@ pub use config::{
 pub use error::{Result, StorageError};
 pub use key::{validate_key, MAX_KEY_LEN};
 pub use reader::ObjectReader;
-pub use store::{ObjectMeta, PutOutcome, Store, MAX_SIGNED_URL_TTL};
+pub use store::{ObjectMeta, PutOptions, PutOutcome, Store, MAX_SIGNED_URL_TTL};

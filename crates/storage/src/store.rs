@@ -12,8 +12,8 @@ use object_store::local::LocalFileSystem;
 use object_store::path::Path;
 use object_store::signer::Signer;
 use object_store::{
-    BackoffConfig, ClientOptions, ObjectStore, ObjectStoreExt, PutPayload, RetryConfig,
-    WriteMultipart,
+    Attribute, Attributes, BackoffConfig, ClientOptions, ObjectStore, ObjectStoreExt,
+    PutMultipartOptions, PutPayload, RetryConfig, WriteMultipart,
 };
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncRead, AsyncReadExt};
@@ -39,6 +39,29 @@ pub struct PutOutcome {
     pub sha256: String,
     /// Requests that carried data: 1 for a single PUT, else the multipart part count.
     pub parts: u32,
+}
+
+/// How [`Store::put_stream_with`] and [`Store::put_bytes_with`] store an object.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PutOptions {
+    /// Refuse ([`StorageError::TooLarge`]) a source longer than this, storing nothing;
+    /// checked while streaming, before the whole source is read.
+    pub max_bytes: Option<u64>,
+    /// `Content-Type` a pre-signed download answers with (S3 stores).
+    pub content_type: Option<String>,
+    /// `Content-Disposition` a pre-signed download answers with (S3 stores), e.g.
+    /// `attachment; filename="essay.pdf"` so a browser never renders an upload inline.
+    pub content_disposition: Option<String>,
+}
+
+impl PutOptions {
+    /// Only a size limit.
+    pub fn limited(max_bytes: u64) -> Self {
+        Self {
+            max_bytes: Some(max_bytes),
+            ..Self::default()
+        }
+    }
 }
 
 /// An object in a listing or a `head`.
@@ -234,33 +257,35 @@ impl Store {
     where
         R: AsyncRead + Unpin + Send,
     {
-        self.put_stream_inner(key, source, None).await
+        self.put_stream_with(key, source, &PutOptions::default())
+            .await
     }
 
-    /// Like [`Store::put_stream`], but fails with [`StorageError::TooLarge`] as soon as
-    /// the source yields more than `max_bytes`, storing nothing.
-    pub async fn put_stream_limited<R>(
+    /// [`Store::put_stream`] with a size limit and download headers.
+    pub async fn put_stream_with<R>(
         &self,
         key: &str,
         source: R,
-        max_bytes: u64,
+        options: &PutOptions,
     ) -> Result<PutOutcome>
     where
         R: AsyncRead + Unpin + Send,
     {
-        self.put_stream_inner(key, source, Some(max_bytes)).await
+        self.put_stream_inner(key, source, options).await
     }
 
     async fn put_stream_inner<R>(
         &self,
         key: &str,
         mut source: R,
-        limit: Option<u64>,
+        options: &PutOptions,
     ) -> Result<PutOutcome>
     where
         R: AsyncRead + Unpin + Send,
     {
         let path = self.path(key)?;
+        let attributes = self.attributes(key, options)?;
+        let limit = options.max_bytes;
         let mut hasher = Sha256::new();
         let mut size = 0u64;
         let mut account = |part: &Bytes| -> Result<()> {
@@ -284,8 +309,12 @@ impl Store {
             .map_err(source_err)?;
         account(&first)?;
         if first.len() < self.part_size {
+            let put = object_store::PutOptions {
+                attributes,
+                ..Default::default()
+            };
             self.inner
-                .put(&path, PutPayload::from(first))
+                .put_opts(&path, PutPayload::from(first), put)
                 .await
                 .map_err(|e| StorageError::from_store("put", key, e))?;
             return Ok(self.outcome(key, size, hasher, 1));
@@ -293,7 +322,13 @@ impl Store {
 
         let upload = self
             .inner
-            .put_multipart(&path)
+            .put_multipart_opts(
+                &path,
+                PutMultipartOptions {
+                    attributes,
+                    ..Default::default()
+                },
+            )
             .await
             .map_err(|e| StorageError::from_store("put", key, e))?;
         let mut writer = WriteMultipart::new_with_chunk_size(upload, self.part_size);
@@ -336,6 +371,28 @@ impl Store {
         Ok(self.outcome(key, size, hasher, parts))
     }
 
+    /// The object attributes for `options`: none for file stores, which cannot keep them
+    /// (the application serves file-store downloads with its own headers).
+    fn attributes(&self, key: &str, options: &PutOptions) -> Result<Attributes> {
+        let mut attributes = Attributes::new();
+        let fields = [
+            (Attribute::ContentType, &options.content_type),
+            (Attribute::ContentDisposition, &options.content_disposition),
+        ];
+        for (attribute, value) in fields {
+            let Some(value) = value else { continue };
+            if value.is_empty() || !value.chars().all(|c| c == ' ' || c.is_ascii_graphic()) {
+                return Err(StorageError::InvalidArgument(format!(
+                    "{attribute:?} for {key} must be non-empty printable ASCII"
+                )));
+            }
+            if self.file_root.is_none() {
+                attributes.insert(attribute, value.clone().into());
+            }
+        }
+        Ok(attributes)
+    }
+
     fn outcome(&self, key: &str, size: u64, hasher: Sha256, parts: u32) -> PutOutcome {
         let outcome = PutOutcome {
             key: key.to_owned(),
@@ -349,11 +406,33 @@ impl Store {
 
     /// Stores `bytes` under `key` with one PUT (for small objects already in memory).
     pub async fn put_bytes(&self, key: &str, bytes: Bytes) -> Result<PutOutcome> {
+        self.put_bytes_with(key, bytes, &PutOptions::default())
+            .await
+    }
+
+    /// [`Store::put_bytes`] with a size limit and download headers.
+    pub async fn put_bytes_with(
+        &self,
+        key: &str,
+        bytes: Bytes,
+        options: &PutOptions,
+    ) -> Result<PutOutcome> {
         let path = self.path(key)?;
-        let sha256 = hex::encode(Sha256::digest(&bytes));
+        let attributes = self.attributes(key, options)?;
         let size_bytes = bytes.len() as u64;
+        if let Some(limit) = options.max_bytes.filter(|limit| size_bytes > *limit) {
+            return Err(StorageError::TooLarge {
+                key: key.to_owned(),
+                limit,
+            });
+        }
+        let sha256 = hex::encode(Sha256::digest(&bytes));
+        let put = object_store::PutOptions {
+            attributes,
+            ..Default::default()
+        };
         self.inner
-            .put(&path, PutPayload::from(bytes))
+            .put_opts(&path, PutPayload::from(bytes), put)
             .await
             .map_err(|e| StorageError::from_store("put", key, e))?;
         Ok(PutOutcome {

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use sha2::{Digest, Sha256};
-use storage::{StorageError, Store, Timeouts};
+use storage::{PutOptions, StorageError, Store, Timeouts};
 use support::{file_store, s3_store, CountingStore, Flow, GeneratedSource};
 use tokio::io::AsyncReadExt;
 
@@ -164,6 +164,15 @@ async fn invalid_keys_are_refused(store: &Store) {
                 .map(drop),
         );
     }
+    let bad_header = PutOptions {
+        content_disposition: Some("attachment\r\nX-Evil: 1".to_owned()),
+        ..PutOptions::default()
+    };
+    let err = store
+        .put_bytes_with("fine/key", Bytes::new(), &bad_header)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StorageError::InvalidArgument(_)), "{err}");
     assert!(matches!(
         store.list("../x").await,
         Err(StorageError::InvalidKey { .. })
@@ -250,7 +259,7 @@ on_both!(
 async fn limits_are_enforced(store: &Store) {
     // A single-part put over the limit stores nothing.
     let err = store
-        .put_stream_limited("limited/small", &[7u8; 100][..], 10)
+        .put_stream_with("limited/small", &[7u8; 100][..], &PutOptions::limited(10))
         .await
         .unwrap_err();
     assert!(
@@ -262,10 +271,10 @@ async fn limits_are_enforced(store: &Store) {
     // A multipart put over the limit is aborted: nothing stored.
     let flow = Arc::new(Flow::default());
     let err = store
-        .put_stream_limited(
+        .put_stream_with(
             "limited/large",
             GeneratedSource::new(20 * MIB, 1, flow),
-            10 * MIB,
+            &PutOptions::limited(10 * MIB),
         )
         .await
         .unwrap_err();
@@ -279,6 +288,20 @@ async fn limits_are_enforced(store: &Store) {
     assert!(matches!(err, StorageError::Source { .. }), "{err}");
     assert!(is_not_found(store.head("broken/dump").await));
     assert!(store.list("broken").await.unwrap().is_empty());
+
+    let err = store
+        .put_bytes_with(
+            "limited/bytes",
+            Bytes::from(vec![1u8; 11]),
+            &PutOptions::limited(10),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StorageError::TooLarge { limit: 10, .. }),
+        "{err}"
+    );
+    assert!(is_not_found(store.head("limited/bytes").await));
 
     store
         .put_bytes("limited/ok", Bytes::from(vec![1u8; 2048]))
@@ -299,10 +322,17 @@ on_both!(file_limits, s3_limits, limits_are_enforced);
 #[tokio::test]
 async fn file_store_signs_nothing_and_checks_its_directory() {
     let (store, dir) = file_store("sign");
+    // Download headers are accepted and ignored: the application serves file-store
+    // downloads with its own headers.
+    let options = PutOptions {
+        content_type: Some("text/plain".to_owned()),
+        ..PutOptions::default()
+    };
     store
-        .put_bytes("a", Bytes::from_static(b"x"))
+        .put_bytes_with("a", Bytes::from_static(b"x"), &options)
         .await
         .unwrap();
+    assert_eq!(store.get_bytes("a", 1).await.unwrap(), "x");
     assert_eq!(
         store
             .signed_get_url("a", Duration::from_secs(60))
@@ -338,6 +368,45 @@ async fn s3_signed_url_serves_the_object() {
     let response = reqwest::get(url).await.unwrap();
     assert_eq!(response.status(), 200);
     assert_eq!(response.bytes().await.unwrap(), body);
+
+    // Download headers stored with the object come back on the pre-signed GET, for a
+    // single PUT and for a multipart upload alike.
+    let options = PutOptions {
+        content_type: Some("application/pdf".to_owned()),
+        content_disposition: Some("attachment; filename=\"essay.pdf\"".to_owned()),
+        ..PutOptions::default()
+    };
+    let small = store
+        .put_bytes_with("t/1/a/small", Bytes::from_static(b"%PDF-"), &options)
+        .await
+        .unwrap();
+    let flow = Arc::new(Flow::default());
+    let large = store
+        .put_stream_with(
+            "t/1/a/large",
+            GeneratedSource::new(9 * MIB, 5, flow),
+            &options,
+        )
+        .await
+        .unwrap();
+    assert_eq!(large.parts, 2);
+    for put in [small, large] {
+        let url = store
+            .signed_get_url(&put.key, Duration::from_secs(60))
+            .await
+            .unwrap()
+            .unwrap();
+        let response = reqwest::get(url).await.unwrap();
+        assert_eq!(response.status(), 200);
+        let header = |name| response.headers()[name].to_str().unwrap().to_owned();
+        assert_eq!(header("content-type"), "application/pdf");
+        assert_eq!(
+            header("content-disposition"),
+            "attachment; filename=\"essay.pdf\""
+        );
+        let body = response.bytes().await.unwrap();
+        assert_eq!(hex::encode(Sha256::digest(&body)), put.sha256);
+    }
 
     for ttl in [Duration::ZERO, Duration::from_secs(3601)] {
         let err = store
