@@ -27,7 +27,7 @@ use crate::reader::ObjectReader;
 /// Longest lifetime of a pre-signed URL: links are handed out per download, not shared.
 pub const MAX_SIGNED_URL_TTL: Duration = Duration::from_secs(3600);
 
-/// Key probed by [`Store::check`]; it is not expected to exist.
+/// Folder listed by [`Store::check`]; it is not expected to exist.
 const PROBE_KEY: &str = "k12-health-probe";
 
 /// What [`Store::put_stream`] stored.
@@ -531,8 +531,10 @@ impl Store {
         Ok(objects)
     }
 
-    /// A cheap health probe for monitoring: one HEAD of a key that need not exist (plus,
-    /// for a file store, that its directory exists). Bounded in time like every request.
+    /// A cheap health probe for monitoring: one listing of a folder that need not exist
+    /// (plus, for a file store, that its directory exists). A listing, not a HEAD: S3
+    /// answers a HEAD in a missing bucket with a bare 404, indistinguishable from a
+    /// missing key. Bounded in time like every request.
     pub async fn check(&self) -> Result<()> {
         if let Some(root) = &self.file_root {
             match tokio::fs::metadata(root).await {
@@ -540,7 +542,7 @@ impl Store {
                 _ => {
                     return Err(StorageError::Unavailable {
                         operation: "check",
-                        key: String::new(),
+                        key: PROBE_KEY.to_owned(),
                         message: format!("{} is not a directory", root.display()),
                     })
                 }
@@ -550,10 +552,10 @@ impl Store {
         // object_store bounds each attempt and the retries; this guard only makes the
         // bound explicit for a monitoring caller.
         let guard = self.timeouts.retry_timeout + self.timeouts.request + self.timeouts.connect;
-        match tokio::time::timeout(guard, self.inner.head(&path)).await {
-            Err(_) => Err(StorageError::timed_out("check", "", guard)),
-            Ok(Ok(_)) | Ok(Err(object_store::Error::NotFound { .. })) => Ok(()),
-            Ok(Err(e)) => Err(StorageError::from_store("check", "", e)),
+        match tokio::time::timeout(guard, self.inner.list_with_delimiter(Some(&path))).await {
+            Err(_) => Err(StorageError::timed_out("check", PROBE_KEY, guard)),
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(StorageError::from_store("check", PROBE_KEY, e)),
         }
     }
 

@@ -476,3 +476,16 @@ async fn silent_endpoint_times_out() {
     assert!(err.is_unavailable(), "{err}");
     held.abort();
 }
+
+/// A bucket that does not exist must fail the health probe (a HEAD of a missing key
+/// would answer 404 either way).
+#[tokio::test]
+async fn s3_check_fails_for_a_missing_bucket() {
+    let Some(endpoint) = support::s3_endpoint() else {
+        return;
+    };
+    let store = Store::open(&support::s3_config(&endpoint, "k12-no-such-bucket", "p")).unwrap();
+    let err = store.check().await.unwrap_err();
+    eprintln!("missing bucket: {err}");
+    assert!(!err.is_unavailable(), "{err}");
+}
