@@ -388,7 +388,7 @@ mod tests {
         assert_eq!(region, DEFAULT_REGION);
         assert_eq!(credentials.as_ref().unwrap().access_key_id, "AKIAEXAMPLE");
 
-        let shown = format!("{c:?}");
+        let shown = format!("{c:?} {:?}", c.location);
         assert!(!shown.contains("very-secret-value"), "{shown}");
         assert!(shown.contains("[redacted]"), "{shown}");
     }

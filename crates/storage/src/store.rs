@@ -51,6 +51,7 @@ pub struct PutOptions {
     pub content_type: Option<String>,
     /// `Content-Disposition` a pre-signed download answers with (S3 stores), e.g.
     /// `attachment; filename="essay.pdf"` so a browser never renders an upload inline.
+    /// Printable ASCII only: give other names as RFC 6266 `filename*=UTF-8''…`.
     pub content_disposition: Option<String>,
 }
 

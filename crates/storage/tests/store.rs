@@ -256,6 +256,33 @@ on_both!(
     large_stream_bounded_memory
 );
 
+/// An object replaced during a streamed read is an error, not a mix of two versions.
+async fn replaced_during_read(store: &Store) {
+    let flow = Arc::new(Flow::default());
+    store
+        .put_stream(
+            "report",
+            GeneratedSource::new(20 * MIB, 8, Arc::clone(&flow)),
+        )
+        .await
+        .unwrap();
+    let mut reader = store.get_stream("report").await.unwrap();
+    let mut first = vec![0u8; MIB as usize];
+    reader.read_exact(&mut first).await.unwrap();
+    store
+        .put_stream("report", GeneratedSource::new(20 * MIB, 9, flow))
+        .await
+        .unwrap();
+    let mut rest = Vec::new();
+    let err = reader.read_to_end(&mut rest).await.unwrap_err();
+    assert!(err.to_string().contains("changed"), "{err}");
+}
+on_both!(
+    file_replaced_during_read,
+    s3_replaced_during_read,
+    replaced_during_read
+);
+
 async fn limits_are_enforced(store: &Store) {
     // A single-part put over the limit stores nothing.
     let err = store

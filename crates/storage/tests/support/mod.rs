@@ -187,7 +187,7 @@ impl GeneratedSource {
     pub fn new(len: u64, seed: u64, flow: Arc<Flow>) -> Self {
         Self {
             remaining: len,
-            state: seed | 1,
+            state: seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1,
             flow,
             fail_after: None,
             produced: 0,
