@@ -84,6 +84,9 @@ pub struct Store {
     prefix: String,
     /// Set for file stores: the directory that must exist for the store to be healthy.
     file_root: Option<PathBuf>,
+    /// Whether the backend stores Content-Type/Content-Disposition (LocalFileSystem
+    /// refuses them).
+    keeps_attributes: bool,
     part_size: usize,
     timeouts: Timeouts,
     description: String,
@@ -115,6 +118,7 @@ impl Store {
                     signer: None,
                     prefix: String::new(),
                     file_root: Some(root.clone()),
+                    keeps_attributes: false,
                     part_size: config.part_size,
                     timeouts: config.timeouts,
                     description: format!("file://{}", root.display()),
@@ -177,6 +181,7 @@ impl Store {
                     signer: Some(s3),
                     prefix: prefix.clone(),
                     file_root: None,
+                    keeps_attributes: true,
                     part_size: config.part_size,
                     timeouts: config.timeouts,
                     description,
@@ -186,7 +191,8 @@ impl Store {
     }
 
     /// Wraps any object_store implementation (e.g. `InMemory` in other crates' tests) with
-    /// keys under `prefix`. Such a store cannot pre-sign URLs.
+    /// keys under `prefix`. Such a store cannot pre-sign URLs, and hands download headers
+    /// to the backend (wrap a `LocalFileSystem` through [`Store::open`] instead).
     pub fn from_object_store(inner: Arc<dyn ObjectStore>, prefix: &str) -> Result<Self> {
         let prefix = validate_prefix(prefix)?.to_owned();
         Ok(Self {
@@ -195,6 +201,7 @@ impl Store {
             signer: None,
             prefix,
             file_root: None,
+            keeps_attributes: true,
             part_size: DEFAULT_PART_SIZE,
             timeouts: Timeouts::default(),
         })
@@ -256,7 +263,7 @@ impl Store {
     /// aborted, so no partial object remains; the object appears only when complete.
     pub async fn put_stream<R>(&self, key: &str, source: R) -> Result<PutOutcome>
     where
-        R: AsyncRead + Unpin + Send,
+        R: AsyncRead + Unpin,
     {
         self.put_stream_with(key, source, &PutOptions::default())
             .await
@@ -266,23 +273,11 @@ impl Store {
     pub async fn put_stream_with<R>(
         &self,
         key: &str,
-        source: R,
-        options: &PutOptions,
-    ) -> Result<PutOutcome>
-    where
-        R: AsyncRead + Unpin + Send,
-    {
-        self.put_stream_inner(key, source, options).await
-    }
-
-    async fn put_stream_inner<R>(
-        &self,
-        key: &str,
         mut source: R,
         options: &PutOptions,
     ) -> Result<PutOutcome>
     where
-        R: AsyncRead + Unpin + Send,
+        R: AsyncRead + Unpin,
     {
         let path = self.path(key)?;
         let attributes = self.attributes(key, options)?;
@@ -387,7 +382,7 @@ impl Store {
                     "{attribute:?} for {key} must be non-empty printable ASCII"
                 )));
             }
-            if self.file_root.is_none() {
+            if self.keeps_attributes {
                 attributes.insert(attribute, value.clone().into());
             }
         }
