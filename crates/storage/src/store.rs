@@ -281,29 +281,16 @@ impl Store {
     {
         let path = self.path(key)?;
         let attributes = self.attributes(key, options)?;
-        let limit = options.max_bytes;
-        let mut hasher = Sha256::new();
-        let mut size = 0u64;
-        let mut account = |part: &Bytes| -> Result<()> {
-            hasher.update(part);
-            size += part.len() as u64;
-            match limit {
-                Some(limit) if size > limit => Err(StorageError::TooLarge {
-                    key: key.to_owned(),
-                    limit,
-                }),
-                _ => Ok(()),
-            }
-        };
+        let mut tally = Tally::new(key, options.max_bytes, self.part_size);
         let source_err = |source| StorageError::Source {
             key: key.to_owned(),
             source,
         };
 
-        let first = read_part(&mut source, self.part_size)
+        let first = read_part(&mut source, tally.next_read())
             .await
             .map_err(source_err)?;
-        account(&first)?;
+        tally.add(&first)?;
         if first.len() < self.part_size {
             let put = object_store::PutOptions {
                 attributes,
@@ -313,7 +300,7 @@ impl Store {
                 .put_opts(&path, PutPayload::from(first), put)
                 .await
                 .map_err(|e| StorageError::from_store("put", key, e))?;
-            return Ok(self.outcome(key, size, hasher, 1));
+            return Ok(tally.outcome(1));
         }
 
         let upload = self
@@ -333,13 +320,13 @@ impl Store {
         let sent: Result<()> = async {
             loop {
                 // The previous part uploads while this one is read.
-                let part = read_part(&mut source, self.part_size)
+                let part = read_part(&mut source, tally.next_read())
                     .await
                     .map_err(source_err)?;
                 if part.is_empty() {
                     break;
                 }
-                account(&part)?;
+                tally.add(&part)?;
                 writer
                     .wait_for_capacity(1)
                     .await
@@ -364,7 +351,7 @@ impl Store {
             .finish()
             .await
             .map_err(|e| StorageError::from_store("put", key, e))?;
-        Ok(self.outcome(key, size, hasher, parts))
+        Ok(tally.outcome(parts))
     }
 
     /// The object attributes for `options`: none for file stores, which cannot keep them
@@ -387,17 +374,6 @@ impl Store {
             }
         }
         Ok(attributes)
-    }
-
-    fn outcome(&self, key: &str, size: u64, hasher: Sha256, parts: u32) -> PutOutcome {
-        let outcome = PutOutcome {
-            key: key.to_owned(),
-            size_bytes: size,
-            sha256: hex::encode(hasher.finalize()),
-            parts,
-        };
-        tracing::debug!(key, size, parts, "stored object");
-        outcome
     }
 
     /// Stores `bytes` under `key` with one PUT (for small objects already in memory).
@@ -576,6 +552,61 @@ impl Store {
             .await
             .map_err(|e| StorageError::from_store("sign", key, e))?;
         Ok(Some(url))
+    }
+}
+
+/// Size and SHA-256 of what a put has read so far, against its limit.
+struct Tally<'k> {
+    key: &'k str,
+    limit: Option<u64>,
+    part_size: usize,
+    size: u64,
+    hasher: Sha256,
+}
+
+impl<'k> Tally<'k> {
+    fn new(key: &'k str, limit: Option<u64>, part_size: usize) -> Self {
+        Self {
+            key,
+            limit,
+            part_size,
+            size: 0,
+            hasher: Sha256::new(),
+        }
+    }
+
+    /// How much to read next: a part, but never more than one byte past the limit.
+    fn next_read(&self) -> usize {
+        match self.limit {
+            Some(limit) => {
+                let room = limit.saturating_sub(self.size).saturating_add(1);
+                self.part_size
+                    .min(usize::try_from(room).unwrap_or(usize::MAX))
+            }
+            None => self.part_size,
+        }
+    }
+
+    fn add(&mut self, part: &Bytes) -> Result<()> {
+        self.hasher.update(part);
+        self.size += part.len() as u64;
+        match self.limit {
+            Some(limit) if self.size > limit => Err(StorageError::TooLarge {
+                key: self.key.to_owned(),
+                limit,
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    fn outcome(self, parts: u32) -> PutOutcome {
+        tracing::debug!(key = self.key, size = self.size, parts, "stored object");
+        PutOutcome {
+            key: self.key.to_owned(),
+            size_bytes: self.size,
+            sha256: hex::encode(self.hasher.finalize()),
+            parts,
+        }
     }
 }
 

@@ -295,18 +295,48 @@ async fn limits_are_enforced(store: &Store) {
     );
     assert!(is_not_found(store.head("limited/small").await));
 
+    // ... and reads no more than one byte past the limit.
+    let flow = Arc::new(Flow::default());
+    let source = GeneratedSource::new(20 * MIB, 1, Arc::clone(&flow));
+    let err = store
+        .put_stream_with("limited/small", source, &PutOptions::limited(1000))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StorageError::TooLarge { limit: 1000, .. }),
+        "{err}"
+    );
+    assert_eq!(flow.read(), 1001);
+
     // A multipart put over the limit is aborted: nothing stored.
     let flow = Arc::new(Flow::default());
+    let limit = 10 * MIB + 5;
     let err = store
         .put_stream_with(
             "limited/large",
-            GeneratedSource::new(20 * MIB, 1, flow),
-            &PutOptions::limited(10 * MIB),
+            GeneratedSource::new(20 * MIB, 1, Arc::clone(&flow)),
+            &PutOptions::limited(limit),
         )
         .await
         .unwrap_err();
     assert!(matches!(err, StorageError::TooLarge { .. }), "{err}");
+    assert_eq!(flow.read(), limit + 1);
     assert!(is_not_found(store.head("limited/large").await));
+
+    // Exactly at the limit is fine, in one part and in several.
+    for (key, len) in [("limited/at1", 1000), ("limited/at2", 9 * MIB)] {
+        let flow = Arc::new(Flow::default());
+        let put = store
+            .put_stream_with(
+                key,
+                GeneratedSource::new(len, 2, flow),
+                &PutOptions::limited(len),
+            )
+            .await
+            .unwrap();
+        assert_eq!(put.size_bytes, len);
+        assert_eq!(store.head(key).await.unwrap().size, len);
+    }
 
     // A source that breaks mid-way aborts the upload too.
     let flow = Arc::new(Flow::default());

@@ -162,6 +162,11 @@ impl Flow {
         self.peak_held.load(Ordering::SeqCst)
     }
 
+    /// Bytes read from the source so far.
+    pub fn read(&self) -> u64 {
+        self.read.load(Ordering::SeqCst)
+    }
+
     fn note_read(&self, n: u64) {
         let read = self.read.fetch_add(n, Ordering::SeqCst) + n;
         let held = read.saturating_sub(self.stored.load(Ordering::SeqCst));
