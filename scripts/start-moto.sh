@@ -6,8 +6,11 @@
 # starts `moto_server` in the background on 127.0.0.1:PORT, waits until it answers and
 # prints the endpoint (http://127.0.0.1:PORT) on stdout. The server's pid goes to PIDFILE
 # (default: $VENV/moto-PORT.pid); its log to $VENV/moto-PORT.log.
-# With K12_MOTO_WATCH_PID set, the server is stopped once that process has exited (the
-# Rust test harness passes its own pid, so each test binary's moto ends with it).
+# With K12_MOTO_CLIENTS=FILE set, the server serves the processes whose pids are listed
+# in FILE (one a line, appended by them under `flock FILE.lock`; the harness keeps the
+# endpoint in FILE.endpoint, which is removed with the server) and stops once none of
+# them has been alive for 10 s: the Rust test harness shares one server between the test
+# processes of a run (nextest runs every test in its own process) this way.
 set -euo pipefail
 
 MOTO_VERSION="5.2.5"
@@ -38,11 +41,34 @@ log="$venv/moto-$port.log"
 pid=$!
 echo "$pid" >"$pidfile"
 
-if [ -n "${K12_MOTO_WATCH_PID:-}" ]; then
-    watch_pid="$K12_MOTO_WATCH_PID"
+if [ -n "${K12_MOTO_CLIENTS:-}" ]; then
+    clients="$K12_MOTO_CLIENTS"
     (
-        while kill -0 "$watch_pid" 2>/dev/null && kill -0 "$pid" 2>/dev/null; do sleep 1; done
-        kill "$pid" 2>/dev/null || true
+        exec 8>>"$clients.lock"
+        idle=0
+        while kill -0 "$pid" 2>/dev/null; do
+            sleep 1
+            flock 8
+            alive=0
+            while read -r client; do
+                if [ -n "$client" ] && kill -0 "$client" 2>/dev/null; then
+                    alive=1
+                    break
+                fi
+            done < <(cat "$clients" 2>/dev/null)
+            if [ "$alive" = 1 ]; then idle=0; else idle=$((idle + 1)); fi
+            if [ "$idle" -ge 10 ]; then
+                # Stopped under the lock, so no client registers with a dying server.
+                kill "$pid" 2>/dev/null || true
+                : >"$clients"
+                if [ "$(cat "$clients.endpoint" 2>/dev/null)" = "http://127.0.0.1:$port" ]; then
+                    rm -f "$clients.endpoint"
+                fi
+                flock -u 8
+                break
+            fi
+            flock -u 8
+        done
         rm -f "$pidfile" "$log"
     ) </dev/null >/dev/null 2>&1 &
 fi

@@ -72,15 +72,17 @@ pub fn file_store(name: &str) -> (Store, TempDir) {
     (store, dir)
 }
 
-/// The moto endpoint for this test binary: `K12_TEST_S3_ENDPOINT`, or one started with
-/// scripts/start-moto.sh on a free port (stopped when this process exits). `None`, with a
-/// loud message, only when Python cannot make a venv here.
+/// The moto endpoint for this test process: `K12_TEST_S3_ENDPOINT`, or a server shared
+/// by the test processes of this run (nextest runs each test in its own process), started
+/// with scripts/start-moto.sh on a free port by the first of them and stopped by the
+/// script about 10 s after the last has exited. `None`, with a loud message, only when
+/// Python cannot make a venv here.
 pub fn s3_endpoint() -> Option<String> {
     static ENDPOINT: OnceLock<Option<String>> = OnceLock::new();
-    ENDPOINT.get_or_init(start_moto).clone()
+    ENDPOINT.get_or_init(shared_moto).clone()
 }
 
-fn start_moto() -> Option<String> {
+fn shared_moto() -> Option<String> {
     if let Ok(endpoint) = std::env::var("K12_TEST_S3_ENDPOINT") {
         if !endpoint.is_empty() {
             return Some(endpoint.trim_end_matches('/').to_owned());
@@ -96,6 +98,57 @@ fn start_moto() -> Option<String> {
         );
         return None;
     }
+    let venv = std::env::var("K12_MOTO_VENV").unwrap_or_else(|_| "/tmp/k12-moto-venv".into());
+    let clients = PathBuf::from(format!("{venv}-clients"));
+    let with_suffix = |suffix: &str| {
+        let mut name = clients.clone().into_os_string();
+        name.push(suffix);
+        PathBuf::from(name)
+    };
+    let endpoint_file = with_suffix(".endpoint");
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(with_suffix(".lock"))
+        .unwrap();
+    lock.lock().unwrap();
+    let running = std::fs::read_to_string(&endpoint_file)
+        .ok()
+        .map(|e| e.trim().to_owned())
+        .filter(|e| answers(e));
+    let endpoint = match running {
+        Some(endpoint) => endpoint,
+        None => {
+            std::fs::write(&clients, "").unwrap();
+            let endpoint = start_moto(&clients);
+            std::fs::write(&endpoint_file, &endpoint).unwrap();
+            endpoint
+        }
+    };
+    let mut registry = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&clients)
+        .unwrap();
+    std::io::Write::write_all(
+        &mut registry,
+        format!("{}\n", std::process::id()).as_bytes(),
+    )
+    .unwrap();
+    lock.unlock().unwrap();
+    Some(endpoint)
+}
+
+/// Whether something accepts connections at `http://127.0.0.1:PORT`.
+fn answers(endpoint: &str) -> bool {
+    endpoint
+        .strip_prefix("http://")
+        .and_then(|addr| addr.parse::<std::net::SocketAddr>().ok())
+        .is_some_and(|addr| {
+            std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_secs(1)).is_ok()
+        })
+}
+
+fn start_moto(clients: &FsPath) -> String {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -105,7 +158,7 @@ fn start_moto() -> Option<String> {
     let output = std::process::Command::new("bash")
         .arg(&script)
         .arg(port.to_string())
-        .env("K12_MOTO_WATCH_PID", std::process::id().to_string())
+        .env("K12_MOTO_CLIENTS", clients)
         .stderr(std::process::Stdio::inherit())
         .output()
         .expect("running scripts/start-moto.sh");
@@ -116,7 +169,7 @@ fn start_moto() -> Option<String> {
     );
     let endpoint = String::from_utf8(output.stdout).unwrap().trim().to_owned();
     assert!(endpoint.starts_with("http://127.0.0.1:"), "{endpoint:?}");
-    Some(endpoint)
+    endpoint
 }
 
 /// A new bucket on moto (moto accepts an unsigned `PUT /bucket`).
