@@ -273,3 +273,41 @@ async fn from_sqlx_error_maps_duplicates_to_409() {
     };
     assert_eq!(ApiError::from(e).into_response().status(), 409);
 }
+
+/// A reference to another school's record is a 422 naming the API field, never the
+/// database's constraint name.
+#[tokio::test]
+async fn a_foreign_key_error_names_the_api_field() {
+    let app = TestApp::spawn().await;
+    let s = School::build(&app, "fk").await;
+    let other = School::build(&app, "fk-other").await;
+    let (st, year) = app
+        .post(
+            "/api/v1/academic_years",
+            &other.admin.token,
+            json!({"name": "2040", "start_date": "2040-08-20", "end_date": "2041-06-10"}),
+        )
+        .await;
+    assert_eq!(st, 201, "{year}");
+    let (st, term) = app
+        .post(
+            &format!("/api/v1/academic_years/{}/terms", year["id"]),
+            &other.admin.token,
+            json!({"name": "Fall", "start_date": "2040-08-20", "end_date": "2041-01-10"}),
+        )
+        .await;
+    assert_eq!(st, 201, "{term}");
+    let (st, body) = app
+        .post(
+            &format!("/api/v1/courses/{}/sections", s.course_id),
+            &s.admin.token,
+            json!({"name": "Sneaky", "term_id": term["id"]}),
+        )
+        .await;
+    assert_eq!(st, 422, "{body}");
+    assert_eq!(body["error"]["details"]["field"], "term_id", "{body}");
+    assert!(
+        !body.to_string().contains("fkey"),
+        "no constraint name in the answer: {body}"
+    );
+}
