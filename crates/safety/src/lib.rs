@@ -23,6 +23,7 @@ mod classifier;
 mod html;
 mod injection;
 mod lexicon;
+mod model;
 mod normalize;
 mod pii;
 mod policy;
@@ -33,6 +34,8 @@ mod verdict;
 use std::sync::OnceLock;
 
 pub use lexicon::Topic;
+#[doc(hidden)]
+pub use model::learn;
 pub use pii::PiiKind;
 pub use policy::{Direction, InvalidPattern, Level, Policy, Role, StudentIdPattern, UnknownValue};
 pub use screener::{Screener, StreamEnd, SELF_HARM_THRESHOLD};
@@ -43,6 +46,7 @@ pub use verdict::{Action, Category, CategoryScores, Span, Verdict};
 pub struct Pipeline {
     classifier: classifier::Classifier,
     injection: injection::Injection,
+    model: model::Model,
 }
 
 impl Default for Pipeline {
@@ -56,6 +60,7 @@ impl Pipeline {
         Self {
             classifier: classifier::Classifier::new(),
             injection: injection::Injection::new(),
+            model: model::Model::embedded(),
         }
     }
 
