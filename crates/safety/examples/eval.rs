@@ -180,97 +180,141 @@ fn decode_entities(s: &str) -> String {
     out
 }
 
-fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::new();
+/// Why a sanitised answer would still run script in a browser or a Markdown renderer,
+/// if it would (the definition the XSS figures use):
+///
+/// * a tag in the raw text (`<` then a letter; a `&lt;` is text, never a tag) named
+///   script, iframe, frame, frameset, object, embed, applet, base, meta, link or form,
+///   or holding an attribute `on` + two or more letters followed by `=`;
+/// * a `javascript:`, `vbscript:` or `data:text/html` URL: after decoding character
+///   references (once, as a browser does in an attribute) and percent escapes, and
+///   ignoring whitespace and control characters between the letters, the scheme and
+///   its colon followed by something other than whitespace, or anywhere inside a tag;
+/// * `srcdoc=` or CSS `expression(` anywhere.
+pub fn executable(text: &str) -> Option<&'static str> {
+    let lower = text.to_lowercase();
+    if lower.contains("srcdoc=") || lower.contains("srcdoc =") {
+        return Some("srcdoc");
+    }
+    // Tags, on the raw text.
+    let b = lower.as_bytes();
+    let mut tags = Vec::new();
     let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' && i + 2 < b.len() {
-            if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
-                out.push(v);
-                i += 3;
-                continue;
+    while let Some(off) = lower[i..].find('<') {
+        let s = i + off;
+        i = s + 1;
+        if s + 1 >= b.len() || !b[s + 1].is_ascii_alphabetic() {
+            continue;
+        }
+        let name: String = lower[s + 1..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric())
+            .collect();
+        let end = lower[s..]
+            .find('>')
+            .map(|e| s + e + 1)
+            .unwrap_or(lower.len());
+        tags.push((s, end));
+        if matches!(
+            name.as_str(),
+            "script"
+                | "iframe"
+                | "frame"
+                | "frameset"
+                | "object"
+                | "embed"
+                | "applet"
+                | "base"
+                | "meta"
+                | "link"
+                | "form"
+        ) {
+            return Some("dangerous tag");
+        }
+        let tag = &lower[s + 1 + name.len()..end];
+        let tb = tag.as_bytes();
+        for j in 0..tb.len().saturating_sub(3) {
+            let prev_ok = j == 0
+                || matches!(
+                    tb[j - 1],
+                    b' ' | b'\t' | b'\n' | b'\r' | b'\x0c' | b'/' | b'"' | b'\'' | b'`'
+                );
+            if prev_ok && tag[j..].starts_with("on") {
+                let attr: String = tag[j..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric())
+                    .collect();
+                if attr.len() >= 4 && tag[j + attr.len()..].trim_start().starts_with('=') {
+                    return Some("event handler");
+                }
             }
         }
-        out.push(b[i]);
-        i += 1;
+        if tag.contains("expression(") {
+            return Some("CSS expression");
+        }
     }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// Why a sanitised answer would still run script in a browser, if it would: after
-/// decoding HTML entities (twice) and percent escapes, lower-casing, and removing
-/// whitespace and control characters (browsers ignore them inside a URL scheme), any
-/// of: a tag with an `on*=` attribute; a script, iframe, frame, object, embed, applet,
-/// base, meta, link or form tag; `javascript:`, `vbscript:` or `data:text/html`;
-/// `srcdoc=`; CSS `expression(`.
-pub fn executable(text: &str) -> Option<&'static str> {
-    let d = decode_entities(&decode_entities(text));
-    let d = percent_decode(&d).to_lowercase();
-    let squeezed: String = d
-        .chars()
-        .filter(|c| !c.is_whitespace() && !c.is_control() && *c != '\u{fffd}')
+    // Schemes, on the decoded text with a map back to raw offsets.
+    let mut dec: Vec<(char, usize)> = Vec::new();
+    let raw = text;
+    let rb = raw.as_bytes();
+    let mut k = 0;
+    while k < rb.len() {
+        let start = k;
+        let mut c = raw[k..].chars().next().unwrap();
+        let mut used = c.len_utf8();
+        if rb[k] == b'&' {
+            // Find how much one reference used: decode progressively.
+            for len in 2..=12.min(rb.len() - k) {
+                if !raw.is_char_boundary(k + len) {
+                    continue;
+                }
+                let piece = &raw[k..k + len];
+                let dp = decode_entities(piece);
+                if dp.chars().count() == 1 && dp != "&" {
+                    c = dp.chars().next().unwrap();
+                    used = len;
+                    break;
+                }
+            }
+        } else if rb[k] == b'%'
+            && k + 2 < rb.len()
+            && rb[k + 1].is_ascii_hexdigit()
+            && rb[k + 2].is_ascii_hexdigit()
+        {
+            if let Ok(v) = u8::from_str_radix(&raw[k + 1..k + 3], 16) {
+                c = v as char;
+                used = 3;
+            }
+        }
+        k += used;
+        dec.push((c, start));
+    }
+    let letters: Vec<(char, usize, usize)> = dec
+        .iter()
+        .enumerate()
+        .filter(|(_, (c, _))| !c.is_whitespace() && !c.is_control())
+        .map(|(idx, (c, s))| (c.to_ascii_lowercase(), *s, idx))
         .collect();
+    let word: String = letters.iter().map(|x| x.0).collect();
     for (needle, why) in [
         ("javascript:", "javascript: URL"),
         ("vbscript:", "vbscript: URL"),
         ("data:text/html", "data:text/html URL"),
-        ("srcdoc=", "srcdoc"),
-        ("expression(", "CSS expression"),
     ] {
-        if squeezed.contains(needle) {
-            return Some(why);
-        }
-    }
-    // Tags: `<name ...>`.
-    let bytes = d.as_bytes();
-    let mut i = 0;
-    while let Some(off) = d[i..].find('<') {
-        let s = i + off + 1;
-        let name: String = d[s..]
-            .chars()
-            .take_while(|c| c.is_ascii_alphanumeric())
-            .collect();
-        if !name.is_empty() {
-            if matches!(
-                name.as_str(),
-                "script"
-                    | "iframe"
-                    | "frame"
-                    | "frameset"
-                    | "object"
-                    | "embed"
-                    | "applet"
-                    | "base"
-                    | "meta"
-                    | "link"
-                    | "form"
-            ) {
-                return Some("dangerous tag");
+        let mut from = 0;
+        while let Some(p) = word[from..].find(needle) {
+            let at = from + p;
+            from = at + 1;
+            // Char index in `word` equals index in `letters` only for ASCII; map safely.
+            let ci = word[..at].chars().count();
+            let colon_ci = ci + needle.find(':').unwrap();
+            let (_, raw_start, _) = letters[ci];
+            let (_, _, colon_idx) = letters[colon_ci];
+            let next = dec.get(colon_idx + 1).map(|x| x.0).unwrap_or(' ');
+            let in_tag = tags.iter().any(|&(s, e)| s < raw_start && raw_start < e);
+            if !next.is_whitespace() || in_tag || needle.starts_with("data") {
+                return Some(why);
             }
-            let end = d[s..].find('>').map(|e| s + e).unwrap_or(d.len());
-            let tag = &d[s..end];
-            // An attribute starting with "on" after whitespace, '/', or a quote.
-            let tb = tag.as_bytes();
-            for j in 1..tb.len().saturating_sub(2) {
-                let prev = tb[j - 1];
-                if (prev.is_ascii_whitespace() || prev == b'/' || prev == b'"' || prev == b'\'')
-                    && tag[j..].starts_with("on")
-                {
-                    let attr: String = tag[j..]
-                        .chars()
-                        .take_while(|c| c.is_ascii_alphanumeric())
-                        .collect();
-                    let after = tag[j + attr.len()..].trim_start();
-                    if attr.len() > 2 && after.starts_with('=') {
-                        return Some("event handler");
-                    }
-                }
-            }
-        }
-        i = s;
-        if i >= bytes.len() {
-            break;
         }
     }
     None

@@ -483,6 +483,14 @@ impl<'p> Screener<'p> {
             );
         }
         self.acc.rewritten.push_str(&redacted[last_end..]);
+        // Whatever could still run after the islands (legacy-parser tricks, bare or
+        // encoded script URLs in text and Markdown) is made inert.
+        if let Some(safe) = active::residual(&self.acc.rewritten[mark..]) {
+            self.acc.rewritten.truncate(mark);
+            self.acc.rewritten.push_str(&safe);
+            self.acc
+                .add_xss("xss.residual", "residual", (at, at + unit.len()));
+        }
         self.acc
             .check_halt(&self.policy, self.direction, &mut self.halted);
         if self.release && !self.halted {
