@@ -697,6 +697,20 @@ fn main() {
         "<=1%",
     );
     row(&p, "XSTest safe prompts", &xs_safe, Want::Injection, "<=1%");
+    row(
+        &p,
+        "moderation samples, no label",
+        &clean,
+        Want::Injection,
+        "<=1%",
+    );
+    row(
+        &p,
+        "XSafety commonsense en (ordinary questions)",
+        &data::xsafety(&dir, "en", "commonsense"),
+        Want::Injection,
+        "<=1%",
+    );
 
     println!("\n== XSS: payloads screened as an answer (check_output, strict), left executable after sanitising ==");
     println!("| source | payloads | left executable | goal |");
