@@ -514,43 +514,68 @@ const RESIDUAL_TAGS: &[&str] = &[
 /// Returns the rewritten text when anything changed.
 pub(crate) fn residual(text: &str) -> Option<String> {
     let b = text.as_bytes();
-    let maybe_scheme =
-        b.contains(&b':') || text.contains("&#") || text.contains("&colon") || text.contains('%');
-    let maybe_tag = b.contains(&b'<');
-    if !maybe_scheme && !maybe_tag {
-        return None;
-    }
-    // Ranges to replace: (start, end, replacement).
+    // Ranges to replace: (start, end, replacement), and the tag-like regions seen.
     let mut edits: Vec<(usize, usize, &'static str)> = Vec::new();
-    // Tag-like regions: (start, end) of `<name ...>`.
     let mut tags: Vec<(usize, usize)> = Vec::new();
-    if maybe_tag {
-        let mut i = 0;
-        while let Some(k) = memchr_lt(&b[i..]) {
-            let s = i + k;
-            i = s + 1;
-            let name_len = b[s + 1..]
-                .iter()
-                .take_while(|c| c.is_ascii_alphanumeric() || **c == b'-' || **c == b':')
-                .count();
-            if name_len == 0 || !b[s + 1].is_ascii_alphabetic() {
-                continue;
+    let mut candidates: Vec<usize> = Vec::new();
+    // One pass over the bytes that can start something: `<`, `:`, `&`, `%`.
+    let mut i = 0;
+    while i < b.len() {
+        // Skip ordinary bytes four at a time.
+        while i + 4 <= b.len()
+            && !INTEREST[b[i] as usize]
+            && !INTEREST[b[i + 1] as usize]
+            && !INTEREST[b[i + 2] as usize]
+            && !INTEREST[b[i + 3] as usize]
+        {
+            i += 4;
+        }
+        while i < b.len() && !INTEREST[b[i] as usize] {
+            i += 1;
+        }
+        if i >= b.len() {
+            break;
+        }
+        let c = b[i];
+        i += 1;
+        let i = i - 1;
+        match c {
+            b'<' => {
+                if i + 1 >= b.len() || !b[i + 1].is_ascii_alphabetic() {
+                    continue;
+                }
+                let name_len = b[i + 1..]
+                    .iter()
+                    .take_while(|c| c.is_ascii_alphanumeric() || **c == b'-' || **c == b':')
+                    .count();
+                let end = b[i..]
+                    .iter()
+                    .position(|&c| c == b'>')
+                    .map(|p| i + p + 1)
+                    .unwrap_or(b.len());
+                tags.push((i, end));
+                let name = &text[i + 1..i + 1 + name_len];
+                let region = &text[i + 1 + name_len..end];
+                if RESIDUAL_TAGS.iter().any(|t| t.eq_ignore_ascii_case(name))
+                    || has_event_attribute(region)
+                {
+                    edits.push((i, i + 1, "&lt;"));
+                }
             }
-            let end = b[s..]
-                .iter()
-                .position(|&c| c == b'>')
-                .map(|p| s + p + 1)
-                .unwrap_or(b.len());
-            tags.push((s, end));
-            let name = text[s + 1..s + 1 + name_len].to_ascii_lowercase();
-            let region = &text[s + 1 + name_len..end];
-            if RESIDUAL_TAGS.contains(&name.as_str()) || has_event_attribute(region) {
-                edits.push((s, s + 1, "&lt;"));
+            b':' if colon_may_end_scheme(b, i) => candidates.push(i),
+            b'&' if b[i..].starts_with(b"&#")
+                || (b.len() >= i + 6 && b[i..i + 6].eq_ignore_ascii_case(b"&colon")) =>
+            {
+                candidates.push(i)
             }
+            b'%' if i + 2 < b.len() && b[i + 1] == b'3' && b[i + 2].eq_ignore_ascii_case(&b'a') => {
+                candidates.push(i)
+            }
+            _ => {}
         }
     }
-    if maybe_scheme {
-        find_schemes(text, &tags, &mut edits);
+    if !candidates.is_empty() {
+        find_schemes(text, &candidates, &tags, &mut edits);
     }
     if edits.is_empty() {
         return None;
@@ -570,8 +595,44 @@ pub(crate) fn residual(text: &str) -> Option<String> {
     Some(out)
 }
 
-fn memchr_lt(b: &[u8]) -> Option<usize> {
-    b.iter().position(|&c| c == b'<')
+/// The bytes [`residual`] stops at.
+static INTEREST: [bool; 256] = {
+    let mut t = [false; 256];
+    t[b'<' as usize] = true;
+    t[b':' as usize] = true;
+    t[b'&' as usize] = true;
+    t[b'%' as usize] = true;
+    t
+};
+
+/// Whether a raw `:` could end a script scheme: the letters before it (skipping
+/// whitespace and control characters between them, `java\u{3}script:`) end in a scheme
+/// name, or a `&` or `%` shortly before it may encode one of its letters.
+fn colon_may_end_scheme(b: &[u8], i: usize) -> bool {
+    const BACK: usize = 64;
+    let window = &b[i.saturating_sub(BACK)..i];
+    if window.contains(&b'&') || window.contains(&b'%') {
+        return true;
+    }
+    let mut k = i;
+    let mut letters = [0u8; 10];
+    let mut n = 0;
+    while k > 0 && n < letters.len() {
+        let p = b[k - 1];
+        if p.is_ascii_alphabetic() {
+            letters[letters.len() - 1 - n] = p.to_ascii_lowercase();
+            n += 1;
+        } else if !(p.is_ascii_whitespace() || p < 0x20 || p == 0x7f) {
+            // A non-ASCII character may be a decoded or invisible one: look closer.
+            if p >= 0x80 {
+                return true;
+            }
+            break;
+        }
+        k -= 1;
+    }
+    let letters = &letters[letters.len() - n..];
+    SCHEMES.iter().any(|s| letters.ends_with(s.as_bytes()))
 }
 
 /// An `on...=` attribute in the text of a tag after its name: "on" and two or more
@@ -610,63 +671,27 @@ fn has_event_attribute(region: &str) -> bool {
 const SCHEMES: &[&str] = &["javascript", "vbscript", "livescript", "data"];
 
 /// Finds script schemes in `text` (see [`residual`]) and pushes their replacement. Only
-/// the bytes before a colon that could end a scheme are decoded: a raw `:` preceded by
-/// a letter run ending in a scheme name, or with a `&` or `%` shortly before it, and
-/// every encoded colon.
+/// the bytes shortly before a candidate colon are decoded.
 fn find_schemes(
     text: &str,
+    candidates: &[usize],
     tags: &[(usize, usize)],
     edits: &mut Vec<(usize, usize, &'static str)>,
 ) {
     const BACK: usize = 64;
     let b = text.as_bytes();
-    let mut done = 0usize;
-    let mut i = 0;
-    while i < b.len() {
-        let c = b[i];
-        let candidate = match c {
-            b':' => {
-                let lo = i.saturating_sub(BACK);
-                let window = &b[lo..i];
-                window.contains(&b'&') || window.contains(&b'%') || {
-                    // The letters before the colon, skipping whitespace and control
-                    // characters between them (`java\u{3}script:`).
-                    let mut k = i;
-                    let mut letters = Vec::with_capacity(10);
-                    while k > 0 && letters.len() < 10 {
-                        let p = b[k - 1];
-                        if p.is_ascii_alphabetic() {
-                            letters.push(p.to_ascii_lowercase());
-                        } else if !(p.is_ascii_whitespace() || p < 0x20 || p == 0x7f) {
-                            break;
-                        }
-                        k -= 1;
-                    }
-                    letters.reverse();
-                    SCHEMES.iter().any(|s| letters.ends_with(s.as_bytes()))
-                        || (k > 0 && b[k - 1] >= 0x80)
-                }
-            }
-            b'&' => {
-                b[i..].starts_with(b"&#")
-                    || b[i..].len() >= 6 && b[i..i + 6].eq_ignore_ascii_case(b"&colon")
-            }
-            b'%' => i + 2 < b.len() && b[i + 1] == b'3' && b[i + 2].eq_ignore_ascii_case(&b'a'),
-            _ => false,
-        };
-        if candidate {
-            let mut lo = i.saturating_sub(BACK).max(done);
-            while !text.is_char_boundary(lo) {
-                lo += 1;
-            }
-            let mut hi = (i + 8).min(b.len());
-            while !text.is_char_boundary(hi) {
-                hi += 1;
-            }
-            scan_schemes(text, lo, hi, tags, edits);
-            done = lo.max(i.saturating_sub(BACK));
+    for &i in candidates {
+        let mut lo = i.saturating_sub(BACK);
+        while !text.is_char_boundary(lo) {
+            lo += 1;
         }
-        i += 1;
+        let mut hi = (i + 8).min(b.len());
+        while !text.is_char_boundary(hi) {
+            hi += 1;
+        }
+        if lo < hi {
+            scan_schemes(text, lo, hi, tags, edits);
+        }
     }
     edits.sort_by_key(|e| e.0);
     edits.dedup_by_key(|e| e.0);

@@ -309,7 +309,7 @@ impl<'p> Screener<'p> {
             }
         }
         let model = &self.pipeline.model;
-        if model.active() {
+        if model.active() && self.learned.len + norm.text.len() <= PROMPT_LEN {
             let l = &mut self.learned;
             let mut sum = [0i32; CLASSES];
             let mut n = 0u32;
@@ -322,7 +322,7 @@ impl<'p> Screener<'p> {
                 me |= word && model.is_self(b);
             });
             l.len += norm.text.len();
-            if n > 0 && l.len <= PROMPT_LEN {
+            if n > 0 {
                 let span = (at, at + unit.len());
                 l.group |= group;
                 l.me |= me;
@@ -342,6 +342,8 @@ impl<'p> Screener<'p> {
                     }
                 }
             }
+        } else {
+            self.learned.len += norm.text.len();
         }
         let anchors = families | self.prev_families;
         self.prev_families = families;
