@@ -39,8 +39,14 @@ impl Classifier {
         let mut seen: HashMap<String, u16> = HashMap::new();
         for (i, (phrase, _, _)) in lexicon::all().iter().enumerate() {
             let norm = normalize_phrase(phrase);
-            // `1` reads as `i` in the normaliser; also accept it where it stood for `l`.
-            let variants = [norm.clone(), norm.replace('l', "i")];
+            // `1` reads as `i` in the normaliser; also accept it where it stood for `l`,
+            // and a leetspeak "I" standing alone (`1 want to die`), which the normaliser
+            // keeps as a digit.
+            let lone = norm
+                .strip_prefix("i ")
+                .map(|rest| format!("1 {rest}"))
+                .unwrap_or_default();
+            let variants = [norm.clone(), norm.replace('l', "i"), lone];
             for v in variants {
                 if v.is_empty() || seen.contains_key(&v) {
                     continue;
