@@ -1201,6 +1201,7 @@ pub(crate) fn structured() -> Vec<(String, Topic, u8)> {
     ] {
         out.push((p.to_string(), SelfHarm, w));
     }
+    hazards(&mut out);
     // ---- Spanish ----
     let es_subj = [
         "quiero",
@@ -1426,4 +1427,274 @@ pub(crate) fn structured() -> Vec<(String, Topic, u8)> {
         out.push((p.to_string(), if w == 0 { Benign } else { SelfHarm }, w));
     }
     out
+}
+
+/// Dangerous requests by structure (issue 17): a verb of making or obtaining with a
+/// weapon, poison or drug; a verb of harm with a person as its object; sexual words
+/// with a minor; contact with a child behind the parents' back. Weighted to block at
+/// `strict` on their own (3-4) and at `moderate` only with more (the keyword levels
+/// stay graded). Games and stories are known-innocent continuations.
+fn hazards(out: &mut Vec<(String, Topic, u8)>) {
+    let make = [
+        "make",
+        "build",
+        "create",
+        "synthesize",
+        "synthesise",
+        "cook",
+        "produce",
+        "manufacture",
+        "brew",
+        "assemble",
+        "making",
+        "building",
+    ];
+    let det = ["", "a ", "an ", "homemade ", "a homemade "];
+    let weapons = [
+        "bomb",
+        "explosive",
+        "explosives",
+        "pipe bomb",
+        "poison",
+        "toxic gas",
+        "poison gas",
+        "nerve gas",
+        "nerve agent",
+        "chlorine gas",
+        "mustard gas",
+        "ricin",
+        "napalm",
+        "thermite",
+        "weapon",
+        "weapons",
+        "gun",
+        "silencer",
+        "flamethrower",
+        "detonator",
+        "grenade",
+    ];
+    let games = [
+        "in minecraft",
+        "in fortnite",
+        "in roblox",
+        "in a game",
+        "in the game",
+        "in a video game",
+        "in terraria",
+        "in zelda",
+    ];
+    for v in make {
+        for d in det {
+            for w in weapons {
+                out.push((format!("{v} {d}{w}"), Weapons, 4));
+                let crafted = matches!(v, "make" | "build" | "create")
+                    && (d.is_empty() || d == "a ")
+                    && matches!(
+                        w,
+                        "bomb"
+                            | "explosive"
+                            | "explosives"
+                            | "weapon"
+                            | "weapons"
+                            | "gun"
+                            | "poison"
+                            | "grenade"
+                            | "detonator"
+                            | "flamethrower"
+                    );
+                if crafted {
+                    for g in games {
+                        out.push((format!("{v} {d}{w} {g}"), Benign, 0));
+                    }
+                }
+            }
+            for w in [
+                "meth",
+                "methamphetamine",
+                "drugs",
+                "lsd",
+                "fentanyl",
+                "crack",
+                "heroin",
+            ] {
+                out.push((format!("{v} {d}{w}"), DrugsAlcohol, 4));
+            }
+        }
+    }
+    let harm = [
+        "hurt",
+        "poison",
+        "drug",
+        "kill",
+        "stab",
+        "shoot",
+        "kidnap",
+        "stalk",
+        "blackmail",
+        "strangle",
+        "choke",
+        "attack",
+        "beat up",
+        "burn",
+        "drown",
+        "suffocate",
+        "torture",
+        "abduct",
+        "sedate",
+        "scare",
+        "threaten",
+        "punch",
+        "hit",
+        "trip",
+        "harm",
+    ];
+    let people = [
+        "someone",
+        "somebody",
+        "a person",
+        "people",
+        "my teacher",
+        "my classmate",
+        "my classmates",
+        "my neighbor",
+        "my neighbour",
+        "my neighbors",
+        "my sister",
+        "my brother",
+        "my mom",
+        "my dad",
+        "my mother",
+        "my father",
+        "my friend",
+        "my ex",
+        "my boss",
+        "a child",
+        "a kid",
+        "kids",
+        "children",
+        "a classmate",
+        "a teacher",
+        "the teacher",
+        "a stranger",
+        "my wife",
+        "my husband",
+        "my girlfriend",
+        "my boyfriend",
+        "my stepdad",
+        "my stepmom",
+        "a baby",
+        "my baby",
+        "the baby",
+        "a student",
+        "students",
+    ];
+    for v in harm {
+        for t in people {
+            out.push((format!("{v} {t}"), Violence, 4));
+            let played = matches!(v, "kill" | "shoot" | "stab" | "attack" | "hit" | "punch")
+                && matches!(t, "someone" | "somebody" | "people" | "a person");
+            if played {
+                for g in games
+                    .iter()
+                    .chain(&["in call of duty", "in gta", "in my story"])
+                {
+                    out.push((format!("{v} {t} {g}"), Benign, 0));
+                }
+            }
+        }
+    }
+    for t in [
+        "someones feelings",
+        "someone s feelings",
+        "peoples feelings",
+        "my friends feelings",
+    ] {
+        out.push((format!("hurt {t}"), Benign, 0));
+    }
+    let sexual = [
+        "nude", "naked", "sexy", "sexual", "explicit", "nsfw", "lewd", "porn", "erotic",
+    ];
+    let minors = [
+        "pictures of kids",
+        "photos of kids",
+        "pics of kids",
+        "pictures of children",
+        "photos of children",
+        "images of children",
+        "images of minors",
+        "pics of minors",
+        "kids",
+        "children",
+        "minors",
+        "a child",
+        "a minor",
+        "a kid",
+        "underage",
+        "underage girls",
+        "underage boys",
+        "young girls",
+        "young boys",
+        "little girls",
+        "little boys",
+        "teen girls",
+        "schoolgirls",
+        "students",
+    ];
+    for x in sexual {
+        for m in minors {
+            out.push((format!("{x} {m}"), Explicit, 8));
+        }
+    }
+    for p in [
+        "without their parents knowing",
+        "without her parents knowing",
+        "without his parents knowing",
+        "without their parents finding out",
+        "meet a child",
+        "meet a kid",
+        "meet a minor",
+        "meet kids online",
+        "meet children online",
+        "year old online",
+        "groom a child",
+        "groom kids",
+        "grooming a child",
+        "lure a child",
+        "lure kids",
+    ] {
+        out.push((p.to_string(), Explicit, 3));
+    }
+    let obtain = [
+        "buy", "get", "find", "order", "score", "sell", "deal", "sneak", "steal",
+    ];
+    let drugs = [
+        "cocaine",
+        "heroin",
+        "meth",
+        "fentanyl",
+        "lsd",
+        "mdma",
+        "xanax",
+        "oxy",
+        "oxycodone",
+        "molly",
+        "acid",
+        "shrooms",
+        "ketamine",
+        "weed",
+        "drugs",
+        "alcohol",
+        "vodka",
+        "beer",
+        "vapes",
+        "a vape",
+        "cigarettes",
+        "pills without a prescription",
+        "edibles",
+    ];
+    for v in obtain {
+        for d in drugs {
+            out.push((format!("{v} {d}"), DrugsAlcohol, 4));
+        }
+    }
 }
