@@ -20,6 +20,7 @@
 
 mod active;
 mod classifier;
+mod hate;
 mod html;
 mod injection;
 mod lexicon;

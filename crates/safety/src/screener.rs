@@ -327,6 +327,18 @@ impl<'p> Screener<'p> {
                 l.group |= group;
                 l.me |= me;
                 l.total_n += n;
+                if !output && l.group {
+                    // Hateful statements by structure, in prompts that name a group.
+                    let acc = &mut self.acc;
+                    crate::hate::HATE.scan(window, new_from, |rule, weight, s, e| {
+                        acc.add_rule(
+                            rule,
+                            Topic::Hate,
+                            weight,
+                            (start_of(s.max(1)), end_of(e.max(2) - 1)),
+                        );
+                    });
+                }
                 for (k, add) in sum.iter().enumerate() {
                     l.total[k] += add;
                     // Hate needs a target, a named group; self-harm needs the writer to
@@ -556,6 +568,8 @@ struct Accumulator {
     model_threshold: [f32; CLASSES],
     /// The lower threshold that applies when the rules found some evidence too.
     model_support: [f32; CLASSES],
+    /// Structural rules already counted.
+    rules: Vec<&'static str>,
 }
 
 impl Accumulator {
@@ -602,6 +616,7 @@ impl Accumulator {
             model_span: [(0, 0); CLASSES],
             model_threshold,
             model_support,
+            rules: Vec::new(),
         }
     }
 
@@ -648,6 +663,33 @@ impl Accumulator {
         if self.spans.len() < MAX_SPANS {
             self.spans.push(span);
         }
+    }
+
+    /// A structural rule (not a lexicon phrase) adding to a topic's score, once per rule.
+    fn add_rule(
+        &mut self,
+        rule: &'static str,
+        topic: Topic,
+        weight: u32,
+        (start, end): (usize, usize),
+    ) {
+        let t = topic.index();
+        if self.rules.contains(&rule) {
+            return;
+        }
+        self.rules.push(rule);
+        self.scores[t] += weight;
+        if self.matched[t].len() < 5 {
+            self.matched[t].push(rule);
+        }
+        self.push_span(Span {
+            start,
+            end,
+            rule: Cow::Borrowed(rule),
+            category: Category::Inappropriate,
+            subcategory: Cow::Borrowed(topic.as_str()),
+            action: Action::Blocked,
+        });
     }
 
     fn add_phrase(&mut self, phrase: u16, topic: Topic, (start, end): (usize, usize)) {
