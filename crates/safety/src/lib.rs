@@ -42,7 +42,7 @@ pub use policy::{Direction, InvalidPattern, Level, Policy, Role, StudentIdPatter
 pub use screener::{Screener, StreamEnd, SELF_HARM_THRESHOLD};
 pub use verdict::{Action, Category, CategoryScores, Span, Verdict};
 
-/// The compiled filters. The lexicon automaton (some 14,000 phrases with the
+/// The compiled filters. The lexicon automaton (some 8,600 phrases with the
 /// structured ones, about 0.25 s to build) and the injection rules are compiled once
 /// per process, on first use, and shared; a further `Pipeline` costs microseconds.
 /// Checks then take no locks and allocate little.
