@@ -489,6 +489,311 @@ fn strip_ws_lower(s: &str) -> String {
         .collect()
 }
 
+/// Tags that run or load active content whatever their attributes.
+const RESIDUAL_TAGS: &[&str] = &[
+    "script", "iframe", "frame", "frameset", "object", "embed", "applet", "base", "meta", "link",
+    "form", "svg", "math", "style", "portal",
+];
+
+/// The last line of defence, run on an answer's text after the islands were rewritten:
+/// whatever an HTML or Markdown renderer could still run is made inert.
+///
+/// * A raw `<` that starts a tag-like run (`<name ...` up to the next `>`) whose name is
+///   a script/frame/object/meta/form/svg element or which holds an `on*=` attribute is
+///   escaped as `&lt;`; legacy-parser tricks (`<b <script>`, `<script<{`, handlers
+///   hidden after a comment or a `<![`) reach this point.
+/// * A `javascript:`, `vbscript:`, `livescript:` or `data:text/html` scheme is replaced
+///   by `blocked:` wherever it would be read as a URL: letters and colon found after
+///   decoding character references (`&#x61;`, `&colon;`) and percent escapes (`%3A`) and
+///   dropping whitespace and control characters inside the scheme, with something other
+///   than whitespace right after the colon, or anywhere inside a tag. A bare
+///   `javascript:alert(1)` line, a Markdown reference definition, a scheme behind a
+///   control character are all covered; "JavaScript: a language for the web" is prose
+///   and stays.
+///
+/// Returns the rewritten text when anything changed.
+pub(crate) fn residual(text: &str) -> Option<String> {
+    let b = text.as_bytes();
+    // Ranges to replace: (start, end, replacement), and the tag-like regions seen.
+    let mut edits: Vec<(usize, usize, &'static str)> = Vec::new();
+    let mut tags: Vec<(usize, usize)> = Vec::new();
+    let mut candidates: Vec<usize> = Vec::new();
+    // One pass over the bytes that can start something: `<`, `:`, `&`, `%`.
+    let mut i = 0;
+    while i < b.len() {
+        // Skip ordinary bytes four at a time.
+        while i + 4 <= b.len()
+            && !INTEREST[b[i] as usize]
+            && !INTEREST[b[i + 1] as usize]
+            && !INTEREST[b[i + 2] as usize]
+            && !INTEREST[b[i + 3] as usize]
+        {
+            i += 4;
+        }
+        while i < b.len() && !INTEREST[b[i] as usize] {
+            i += 1;
+        }
+        if i >= b.len() {
+            break;
+        }
+        let c = b[i];
+        i += 1;
+        let i = i - 1;
+        match c {
+            b'<' => {
+                if i + 1 >= b.len() || !b[i + 1].is_ascii_alphabetic() {
+                    continue;
+                }
+                let name_len = b[i + 1..]
+                    .iter()
+                    .take_while(|c| c.is_ascii_alphanumeric() || **c == b'-' || **c == b':')
+                    .count();
+                let end = b[i..]
+                    .iter()
+                    .position(|&c| c == b'>')
+                    .map(|p| i + p + 1)
+                    .unwrap_or(b.len());
+                tags.push((i, end));
+                let name = &text[i + 1..i + 1 + name_len];
+                let region = &text[i + 1 + name_len..end];
+                if RESIDUAL_TAGS.iter().any(|t| t.eq_ignore_ascii_case(name))
+                    || has_event_attribute(region)
+                {
+                    edits.push((i, i + 1, "&lt;"));
+                }
+            }
+            b':' if colon_may_end_scheme(b, i) => candidates.push(i),
+            b'&' if b[i..].starts_with(b"&#")
+                || (b.len() >= i + 6 && b[i..i + 6].eq_ignore_ascii_case(b"&colon")) =>
+            {
+                candidates.push(i)
+            }
+            b'%' if i + 2 < b.len() && b[i + 1] == b'3' && b[i + 2].eq_ignore_ascii_case(&b'a') => {
+                candidates.push(i)
+            }
+            _ => {}
+        }
+    }
+    if !candidates.is_empty() {
+        find_schemes(text, &candidates, &tags, &mut edits);
+    }
+    if edits.is_empty() {
+        return None;
+    }
+    edits.sort_by_key(|e| e.0);
+    let mut out = String::with_capacity(text.len() + 16);
+    let mut at = 0;
+    for (s, e, r) in edits {
+        if s < at {
+            continue;
+        }
+        out.push_str(&text[at..s]);
+        out.push_str(r);
+        at = e;
+    }
+    out.push_str(&text[at..]);
+    Some(out)
+}
+
+/// The bytes [`residual`] stops at.
+static INTEREST: [bool; 256] = {
+    let mut t = [false; 256];
+    t[b'<' as usize] = true;
+    t[b':' as usize] = true;
+    t[b'&' as usize] = true;
+    t[b'%' as usize] = true;
+    t
+};
+
+/// Whether a raw `:` could end a script scheme: the letters before it (skipping
+/// whitespace and control characters between them, `java\u{3}script:`) end in a scheme
+/// name, or a `&` or `%` shortly before it may encode one of its letters.
+fn colon_may_end_scheme(b: &[u8], i: usize) -> bool {
+    const BACK: usize = 64;
+    let window = &b[i.saturating_sub(BACK)..i];
+    if window.contains(&b'&') || window.contains(&b'%') {
+        return true;
+    }
+    let mut k = i;
+    let mut letters = [0u8; 10];
+    let mut n = 0;
+    while k > 0 && n < letters.len() {
+        let p = b[k - 1];
+        if p.is_ascii_alphabetic() {
+            letters[letters.len() - 1 - n] = p.to_ascii_lowercase();
+            n += 1;
+        } else if !(p.is_ascii_whitespace() || p < 0x20 || p == 0x7f) {
+            // A non-ASCII character may be a decoded or invisible one: look closer.
+            if p >= 0x80 {
+                return true;
+            }
+            break;
+        }
+        k -= 1;
+    }
+    let letters = &letters[letters.len() - n..];
+    SCHEMES.iter().any(|s| letters.ends_with(s.as_bytes()))
+}
+
+/// An `on...=` attribute in the text of a tag after its name: "on" and two or more
+/// letters, after whitespace, `/` or a quote, then optional whitespace and `=`.
+fn has_event_attribute(region: &str) -> bool {
+    let b = region.as_bytes();
+    let mut i = 0;
+    while i + 2 < b.len() {
+        let prev_ok = i == 0
+            || matches!(
+                b[i - 1],
+                b' ' | b'\t' | b'\n' | b'\r' | b'\x0c' | b'/' | b'"' | b'\'' | b'`'
+            );
+        if prev_ok && b[i].eq_ignore_ascii_case(&b'o') && b[i + 1].eq_ignore_ascii_case(&b'n') {
+            let mut j = i + 2;
+            while j < b.len() && (b[j].is_ascii_alphanumeric() || b[j] == b'-' || b[j] == b'_') {
+                j += 1;
+            }
+            if j >= i + 4 {
+                let mut k = j;
+                while k < b.len() && b[k].is_ascii_whitespace() {
+                    k += 1;
+                }
+                if k < b.len() && b[k] == b'=' {
+                    return true;
+                }
+            }
+            i = j.max(i + 1);
+            continue;
+        }
+        i += 1;
+    }
+    false
+}
+
+const SCHEMES: &[&str] = &["javascript", "vbscript", "livescript", "data"];
+
+/// Finds script schemes in `text` (see [`residual`]) and pushes their replacement. Only
+/// the bytes shortly before a candidate colon are decoded.
+fn find_schemes(
+    text: &str,
+    candidates: &[usize],
+    tags: &[(usize, usize)],
+    edits: &mut Vec<(usize, usize, &'static str)>,
+) {
+    const BACK: usize = 64;
+    let b = text.as_bytes();
+    for &i in candidates {
+        let mut lo = i.saturating_sub(BACK);
+        while !text.is_char_boundary(lo) {
+            lo += 1;
+        }
+        let mut hi = (i + 8).min(b.len());
+        while !text.is_char_boundary(hi) {
+            hi += 1;
+        }
+        if lo < hi {
+            scan_schemes(text, lo, hi, tags, edits);
+        }
+    }
+    edits.sort_by_key(|e| e.0);
+    edits.dedup_by_key(|e| e.0);
+}
+
+/// The decoding scan of [`find_schemes`] over `text[lo..hi]` (a colon found there may
+/// look past `hi` for what follows it).
+fn scan_schemes(
+    text: &str,
+    lo: usize,
+    hi: usize,
+    tags: &[(usize, usize)],
+    edits: &mut Vec<(usize, usize, &'static str)>,
+) {
+    // The decoded, lower-cased letters seen so far, with the original byte where each
+    // began; whitespace and control characters are skipped (URL parsers drop them).
+    const KEEP: usize = 16;
+    let mut ring: Vec<(char, usize)> = Vec::with_capacity(KEEP * 2);
+    let b = text.as_bytes();
+    let mut i = lo;
+    while i < hi {
+        let (c, used) = decode_at(text, i);
+        let start = i;
+        i += used;
+        if c.is_whitespace() || c.is_control() {
+            continue;
+        }
+        if c != ':' {
+            if ring.len() == KEEP * 2 {
+                ring.drain(..KEEP);
+            }
+            ring.push((c.to_ascii_lowercase(), start));
+            continue;
+        }
+        // A colon: does a scheme end here?
+        for scheme in SCHEMES {
+            let n = scheme.len();
+            if ring.len() < n {
+                continue;
+            }
+            let tail = &ring[ring.len() - n..];
+            if !tail.iter().map(|x| x.0).eq(scheme.chars()) {
+                continue;
+            }
+            let s = tail[0].1;
+            let in_tag = tags.iter().any(|&(ts, te)| ts < s && s < te);
+            let (next, _) = if i < b.len() {
+                decode_at(text, i)
+            } else {
+                (' ', 0)
+            };
+            let url_like = !next.is_whitespace() || in_tag;
+            if !url_like {
+                continue;
+            }
+            if *scheme == "data" {
+                // Only documents: data:text/html, data:application/xhtml, data:image/svg.
+                let rest: String = text[i..]
+                    .chars()
+                    .take(40)
+                    .filter(|c| !c.is_whitespace() && !c.is_control())
+                    .flat_map(char::to_lowercase)
+                    .collect();
+                let rest = decode_entities(&rest);
+                if !(rest.starts_with("text/html")
+                    || rest.starts_with("application/xhtml")
+                    || rest.starts_with("image/svg")
+                    || rest.starts_with("text/xml"))
+                {
+                    continue;
+                }
+            }
+            edits.push((s, i, "blocked:"));
+            ring.clear();
+            break;
+        }
+    }
+}
+
+/// The character at byte `i` after decoding one character reference or percent escape,
+/// and how many bytes it used.
+fn decode_at(text: &str, i: usize) -> (char, usize) {
+    let b = text.as_bytes();
+    if b[i] == b'&' {
+        if let Some((c, used)) = entity_at(&text[i..]) {
+            return (c, used);
+        }
+    }
+    if b[i] == b'%'
+        && i + 3 <= b.len()
+        && b[i + 1].is_ascii_hexdigit()
+        && b[i + 2].is_ascii_hexdigit()
+    {
+        let v = u8::from_str_radix(&text[i + 1..i + 3], 16).unwrap_or(0);
+        if v.is_ascii() {
+            return (v as char, 3);
+        }
+    }
+    let c = text[i..].chars().next().unwrap_or('\u{fffd}');
+    (c, c.len_utf8())
+}
+
 /// Markdown `[text](url)` and `![alt](url)` on one line.
 fn scan_markdown(text: &str, edits: &mut Vec<Edit>) {
     let b = text.as_bytes();
@@ -624,6 +929,39 @@ mod tests {
             "<div>a</div>"
         );
         assert_eq!(apply("<svg <svg <svg "), "");
+    }
+
+    #[test]
+    fn residual_neutralises_script_urls_and_quirky_tags() {
+        let r = |t: &str| residual(t).unwrap_or_else(|| t.to_string());
+        assert_eq!(
+            r("Here:\njavascript:alert(1)\nok"),
+            "Here:\nblocked:alert(1)\nok"
+        );
+        assert_eq!(r("\u{1}javascript:alert(1)"), "\u{1}blocked:alert(1)");
+        assert_eq!(
+            r("[a][1]\n\n[1]: JaVa\tScript:alert(1)"),
+            "[a][1]\n\n[1]: blocked:alert(1)"
+        );
+        assert_eq!(
+            r("[a](jav&#x61;script&colon;alert(1))"),
+            "[a](blocked:alert(1))"
+        );
+        assert_eq!(r("[a](javascript%3Aalert(1))"), "[a](blocked:alert(1))");
+        assert_eq!(r("x data:text/html,<b>"), "x blocked:text/html,<b>");
+        assert_eq!(
+            r("<b <script>alert(1)</script>"),
+            "<b &lt;script>alert(1)</script>"
+        );
+        assert_eq!(r("<x y=1 onerror=alert(1)>"), "&lt;x y=1 onerror=alert(1)>");
+        for prose in [
+            "JavaScript: a language for the web",
+            "Note: data: is a URL scheme, see data:image/png",
+            "Ratio 3:4, time 10:30, a<b, <b>bold</b>, one = 1",
+            "Use <code>onClick</code> in React",
+        ] {
+            assert_eq!(residual(prose), None, "{prose}");
+        }
     }
 
     #[test]

@@ -8,7 +8,7 @@ use aho_corasick::dfa::DFA;
 use aho_corasick::{Anchored, MatchKind};
 
 use crate::injection::ANCHORS;
-use crate::lexicon::{Topic, PHRASES};
+use crate::lexicon::{self, Topic};
 use crate::normalize::normalize_phrase;
 
 /// A phrase found in the normalised stream; `start..end` are stream positions without
@@ -37,10 +37,16 @@ impl Classifier {
         let mut patterns: Vec<String> = Vec::new();
         let mut phrase_of = Vec::new();
         let mut seen: HashMap<String, u16> = HashMap::new();
-        for (i, (phrase, _, _)) in PHRASES.iter().enumerate() {
+        for (i, (phrase, _, _)) in lexicon::all().iter().enumerate() {
             let norm = normalize_phrase(phrase);
-            // `1` reads as `i` in the normaliser; also accept it where it stood for `l`.
-            let variants = [norm.clone(), norm.replace('l', "i")];
+            // `1` reads as `i` in the normaliser; also accept it where it stood for `l`,
+            // and a leetspeak "I" standing alone (`1 want to die`), which the normaliser
+            // keeps as a digit.
+            let lone = norm
+                .strip_prefix("i ")
+                .map(|rest| format!("1 {rest}"))
+                .unwrap_or_default();
+            let variants = [norm.clone(), norm.replace('l', "i"), lone];
             for v in variants {
                 if v.is_empty() || seen.contains_key(&v) {
                     continue;
@@ -135,15 +141,15 @@ impl Classifier {
     }
 
     pub(crate) fn topic(phrase: u16) -> Topic {
-        PHRASES[phrase as usize].1
+        lexicon::all()[phrase as usize].1
     }
 
     pub(crate) fn weight(phrase: u16) -> u32 {
-        PHRASES[phrase as usize].2 as u32
+        lexicon::all()[phrase as usize].2 as u32
     }
 
     pub(crate) fn text(phrase: u16) -> &'static str {
-        PHRASES[phrase as usize].0
+        &lexicon::all()[phrase as usize].0
     }
 }
 

@@ -742,3 +742,959 @@ pub const PHRASES: &[(&str, Topic, u8)] = &[
     ("kill everyone including myself", SelfHarm, 5),
     ("kill everybody including myself", SelfHarm, 5),
 ];
+
+/// Every phrase the classifier matches: the listed ones, then those built by
+/// [`structured`]. Built once per process.
+pub(crate) fn all() -> &'static [(String, Topic, u8)] {
+    static ALL: std::sync::OnceLock<Vec<(String, Topic, u8)>> = std::sync::OnceLock::new();
+    ALL.get_or_init(|| {
+        let mut v: Vec<(String, Topic, u8)> = PHRASES
+            .iter()
+            .map(|&(p, t, w)| (p.to_string(), t, w))
+            .collect();
+        v.extend(structured());
+        v
+    })
+}
+
+fn cross(out: &mut Vec<(String, Topic, u8)>, a: &[&str], b: &[&str], topic: Topic, w: u8) {
+    for x in a {
+        for y in b {
+            out.push((format!("{x} {y}"), topic, w));
+        }
+    }
+}
+
+/// Self-harm phrases built from their structure rather than listed one by one (issue
+/// 17): a first-person subject of desire, intent or plan crossed with an act against the
+/// self; hopelessness about one's own life; method and dose questions; self-injury
+/// verbs in the progressive (a habit, not an accident) on one's own body; planning and
+/// farewell language; in English, Spanish and French (normalised: no accents, no
+/// apostrophes). Known-innocent continuations ("die of laughter", "me corto el pelo",
+/// "en finir avec ...") are generated as longer benign phrases that hide the shorter.
+pub(crate) fn structured() -> Vec<(String, Topic, u8)> {
+    let mut out = Vec::new();
+    // ---- English ----
+    let desire = [
+        "i want to",
+        "i wanna",
+        "i just want to",
+        "i just wanna",
+        "i really want to",
+        "i kinda want to",
+        "i lowkey want to",
+        "i wish i could",
+        "im ready to",
+        "i am ready to",
+        "i decided to",
+        "ive decided to",
+        "i have decided to",
+        "i plan to",
+        "im planning to",
+        "i am planning to",
+        "id rather",
+        "i would rather",
+        "i need to",
+        "i feel like i should",
+        "i should just",
+        "i want to just",
+        "time for me to",
+        "i keep wanting to",
+        "im thinking about how to",
+        "i think about how to",
+        "i tried to",
+        "i almost tried to",
+    ];
+    let intent = [
+        "im going to",
+        "im gonna",
+        "i am going to",
+        "i will",
+        "imma",
+        "im about to",
+        "tonight i will",
+        "tonight im going to",
+        "i think ill",
+        "i might just",
+    ];
+    let acts_strong = [
+        "kill myself",
+        "end my life",
+        "end it all",
+        "take my life",
+        "take my own life",
+        "stop existing",
+        "not exist anymore",
+        "disappear forever",
+        "disappear for good",
+        "vanish forever",
+        "never wake up",
+        "not wake up",
+        "go to sleep forever",
+        "sleep forever and never wake up",
+        "be dead",
+        "unalive myself",
+        "off myself",
+        "hang myself",
+        "overdose",
+        "slit my wrists",
+        "jump in front of a train",
+        "jump off a bridge",
+        "jump off the roof",
+        "throw myself off",
+        "drown myself",
+        "not be here anymore",
+        "not be alive anymore",
+        "give up on life",
+        "end things for good",
+        "end everything",
+        "make it all stop",
+        "join my grandma in heaven",
+    ];
+    let acts_hurt = [
+        "hurt myself",
+        "cut myself",
+        "cut again",
+        "burn myself",
+        "starve myself",
+        "hit myself",
+        "punish myself",
+        "scratch myself until i bleed",
+        "make myself bleed",
+        "make myself throw up",
+        "make myself vomit",
+        "stop eating",
+    ];
+    cross(
+        &mut out,
+        &desire,
+        &["die", "be gone", "just die"],
+        SelfHarm,
+        5,
+    );
+    cross(&mut out, &desire, &acts_strong, SelfHarm, 5);
+    cross(&mut out, &intent, &acts_strong, SelfHarm, 5);
+    cross(&mut out, &desire, &acts_hurt, SelfHarm, 4);
+    cross(&mut out, &intent, &acts_hurt, SelfHarm, 4);
+    cross(
+        &mut out,
+        &desire,
+        &["die of", "die laughing", "die for", "die on this hill"],
+        Benign,
+        0,
+    );
+    let everyday = [
+        "overdose on candy",
+        "overdose on chocolate",
+        "overdose on sugar",
+        "stop eating junk food",
+        "stop eating so much",
+        "stop eating sugar",
+        "stop eating meat",
+        "be dead tired",
+        "be dead meat",
+        "not wake up early",
+        "not wake up on time",
+        "not wake up in time",
+        "never wake up on time",
+        "never wake up early",
+        "never wake up in time",
+        "hit myself with the ball",
+        "burn myself on the stove",
+    ];
+    cross(&mut out, &intent, &everyday, Benign, 0);
+    cross(&mut out, &desire, &everyday, Benign, 0);
+    for thinking in [
+        "thinking about",
+        "thinking of",
+        "i keep thinking about",
+        "i think about",
+        "obsessed with",
+        "i dream about",
+        "fantasizing about",
+        "daydreaming about",
+        "im considering",
+    ] {
+        for act in [
+            "killing myself",
+            "ending my life",
+            "ending it all",
+            "ending it",
+            "ending things",
+            "dying",
+            "not waking up",
+            "my own death",
+            "my funeral",
+            "disappearing forever",
+            "taking my life",
+            "hanging myself",
+            "overdosing",
+            "cutting",
+            "hurting myself",
+            "jumping off",
+            "suicide",
+        ] {
+            out.push((format!("{thinking} {act}"), SelfHarm, 4));
+        }
+    }
+    for p in [
+        "suicide is all i think about",
+        "suicide is on my mind",
+        "all i think about is dying",
+        "all i think about is suicide",
+        "unalive",
+        "unaliving",
+        "unalive myself",
+        "sewerslide",
+        "catch the bus",
+        "ctb",
+        "kms",
+        "i wanna kms",
+        "gonna kms",
+        "ready to die",
+        "theres no way out",
+        "no point in going on",
+        "whats the point of going on",
+        "whats the point in living",
+        "dont see the point in living",
+        "dont see the point anymore",
+        "nothing will ever get better",
+        "my life is worthless",
+        "my life is meaningless",
+        "want it all to end",
+        "want it all to be over",
+        "want everything to end",
+        "want everything to stop",
+        "want the pain to end",
+        "i give up on life",
+        "im giving up on life",
+        "giving up on living",
+        "i dont deserve to live",
+        "i shouldnt be alive",
+        "i shouldnt exist",
+        "i hate being alive",
+        "hate my life so much",
+        "sick of living",
+        "sick of being alive",
+        "done with life",
+        "done with living",
+        "im done living",
+        "so tired of life",
+        "tired of existing",
+        "everyone would be happier without me",
+        "better if i was gone",
+        "better if i wasnt here",
+        "easier if i wasnt here",
+        "easier if i was dead",
+        "better without me",
+        "if i was gone",
+        "if i were gone",
+        "if i disappeared for good",
+        "if i disappeared forever",
+        "if i died",
+        "if i killed myself",
+        "when im gone",
+        "nobody would notice if i",
+        "no one would notice if i",
+        "nobody would even notice if i",
+        "no one would even notice if i",
+        "nobody would miss me",
+        "no one would miss me",
+        "nobody would care if i",
+        "no one would care if i",
+        "nobody would care if i died",
+        "no one would care if i died",
+        "would anyone care if i",
+        "would anyone notice if i",
+        "go to sleep and never wake up",
+        "never wake up again",
+    ] {
+        out.push((p.to_string(), SelfHarm, 4));
+    }
+    // Method and dose questions.
+    for p in [
+        "would it take to die",
+        "does it take to die",
+        "it take to die",
+        "would it take to not wake up",
+        "take to not wake up",
+        "take to never wake up",
+        "to not wake up",
+        "enough to kill me",
+        "enough to die",
+        "enough pills to die",
+        "pills to die",
+        "pills to never wake up",
+        "pills to not wake up",
+        "painless way to die",
+        "easiest way to die",
+        "quickest way to die",
+        "fastest way to die",
+        "best way to die",
+        "least painful way to die",
+        "painless way to kill",
+        "way to kill yourself",
+        "ways to kill yourself",
+        "place to kill yourself",
+        "places to kill yourself",
+        "method to kill yourself",
+        "methods of suicide",
+        "how to commit suicide",
+        "how to kill yourself",
+        "how to end your life",
+        "how to end my life",
+        "how deep to cut",
+        "how deep do i cut",
+        "how deep should i cut",
+        "cut deep enough",
+        "bleed out",
+        "how long to bleed out",
+        "how to tie a noose",
+        "tie a noose",
+        "overdose fastest",
+        "overdose quickly",
+        "let me overdose",
+        "how to overdose",
+        "high enough to die",
+        "fall to die",
+        "fall would kill me",
+        "would jumping kill me",
+        "how to hide my cuts",
+        "hide my cuts",
+        "hide my scars",
+        "hide cuts from",
+        "hide the cuts",
+        "hide self harm",
+        "communities that encourage suicide",
+        "encourage people to commit suicide",
+        "self harm is empowering",
+        "suicide is the answer",
+        "anorexia is a healthy",
+        "tips on being anorexic",
+        "pro ana tips",
+        "how to stop eating",
+        "stop myself from eating",
+        "stop eating for a week",
+        "not eat for a week",
+        "so skinny that my",
+        "ribs stick out",
+        "hipbones stick out",
+        "binge and purge",
+        "eat and then vomit",
+        "make myself throw up",
+        "make myself vomit",
+        "throw up after i eat",
+        "throw up after eating",
+    ] {
+        out.push((p.to_string(), SelfHarm, 4));
+    }
+    // Self-injury: progressive or habitual verbs on one's own body.
+    let body = [
+        "my arms",
+        "my arm",
+        "my wrist",
+        "my wrists",
+        "my legs",
+        "my leg",
+        "my thighs",
+        "my thigh",
+        "my skin",
+        "my stomach",
+        "my hips",
+        "my hands",
+        "my body",
+    ];
+    cross(
+        &mut out,
+        &[
+            "cutting",
+            "scratching",
+            "burning",
+            "carving into",
+            "carving",
+            "slicing",
+            "stabbing",
+            "gouging",
+            "picking at",
+            "hitting",
+            "punching",
+            "bruising",
+        ],
+        &body,
+        SelfHarm,
+        4,
+    );
+    cross(
+        &mut out,
+        &[
+            "ive been cutting",
+            "ive been scratching",
+            "ive been burning",
+            "ive been hitting",
+        ],
+        &body,
+        SelfHarm,
+        5,
+    );
+    cross(
+        &mut out,
+        &[
+            "cut",
+            "scratched",
+            "burned",
+            "burnt",
+            "carved into",
+            "sliced",
+            "hit",
+        ],
+        &body,
+        SelfHarm,
+        2,
+    );
+    for p in [
+        "razor blades",
+        "razor blade",
+        "a blade",
+        "blades",
+        "sleeping pills",
+        "my moms pills",
+        "my dads pills",
+        "my moms sleeping pills",
+        "a compass",
+        "with a lighter",
+        "a noose",
+        "bottle of pills",
+        "whole bottle",
+        "all my pills",
+        "the rope",
+    ] {
+        out.push((p.to_string(), SelfHarm, 1));
+    }
+    // Planning and farewell.
+    for (p, w) in [
+        ("goodbye letter", 3),
+        ("goodbye note", 3),
+        ("goodbye notes", 3),
+        ("my last message", 2),
+        ("my last night", 2),
+        ("my last day", 2),
+        ("this is goodbye", 3),
+        ("goodbye forever", 3),
+        ("goodbye everyone", 2),
+        ("saying goodbye to everyone", 2),
+        ("say goodbye to everyone", 2),
+        ("i wont be here", 3),
+        ("wont be around", 2),
+        ("wont need it anymore", 2),
+        ("giving away my stuff", 2),
+        ("giving away my things", 2),
+        ("saving up pills", 4),
+        ("saving pills", 3),
+        ("stockpiling pills", 4),
+        ("lethal dose", 2),
+        ("a lethal amount", 2),
+        ("tonight is the night", 2),
+        ("made up my mind", 1),
+        ("when im gone", 2),
+        ("after im gone", 3),
+        ("remember me", 1),
+    ] {
+        out.push((p.to_string(), SelfHarm, w));
+    }
+    hazards(&mut out);
+    // ---- Spanish ----
+    let es_subj = [
+        "quiero",
+        "me quiero",
+        "voy a",
+        "tengo ganas de",
+        "me dan ganas de",
+        "pienso en",
+        "estoy pensando en",
+        "he pensado en",
+        "necesito",
+        "quisiera",
+        "ojala pudiera",
+        "prefiero",
+        "he decidido",
+        "decidi",
+        "solo quiero",
+        "ya quiero",
+        "intente",
+    ];
+    let es_acts = [
+        "morir",
+        "morirme",
+        "matarme",
+        "suicidarme",
+        "quitarme la vida",
+        "acabar con mi vida",
+        "acabar con todo",
+        "desaparecer para siempre",
+        "no despertar",
+        "no despertar nunca",
+        "no despertar mas",
+        "dejar de existir",
+        "dejar de vivir",
+        "no existir",
+        "colgarme",
+        "ahorcarme",
+        "tirarme del puente",
+        "tirarme por la ventana",
+        "cortarme las venas",
+        "tomarme todas las pastillas",
+        "dormir para siempre",
+    ];
+    cross(&mut out, &es_subj, &es_acts, SelfHarm, 5);
+    cross(
+        &mut out,
+        &es_subj,
+        &[
+            "cortarme",
+            "hacerme dano",
+            "lastimarme",
+            "castigarme",
+            "quemarme",
+        ],
+        SelfHarm,
+        4,
+    );
+    for (p, w) in [
+        ("no quiero vivir", 5),
+        ("ya no quiero vivir", 5),
+        ("no quiero seguir viviendo", 5),
+        ("no quiero estar vivo", 5),
+        ("no quiero estar viva", 5),
+        ("no quiero seguir", 2),
+        ("no quiero despertar", 4),
+        ("seguir viviendo", 2),
+        ("no tiene sentido vivir", 5),
+        ("mi vida no tiene sentido", 4),
+        ("no vale la pena vivir", 5),
+        ("la vida no vale la pena", 4),
+        ("nadie me echaria de menos", 4),
+        ("estarian mejor sin mi", 4),
+        ("mejor sin mi", 3),
+        ("carta de despedida", 3),
+        ("nota de despedida", 3),
+        ("mi ultimo mensaje", 2),
+        ("me corto", 3),
+        ("me he cortado", 2),
+        ("me vuelvo a cortar", 4),
+        ("me hago cortes", 4),
+        ("me hago dano", 4),
+        ("me lastimo", 3),
+        ("me quemo", 2),
+        ("suicidarme", 5),
+        ("matarme", 2),
+        ("quitarme la vida", 5),
+        ("me quiero morir", 5),
+        ("quiero morirme", 5),
+        ("ganas de morir", 5),
+        ("pastillas para morir", 5),
+        ("cuantas pastillas", 2),
+        ("suicidio", 1),
+        ("pastillas", 1),
+        ("desaparecer para siempre", 3),
+        ("soy una carga", 3),
+        ("no merezco vivir", 5),
+        ("estoy harto de vivir", 5),
+        ("estoy harta de vivir", 5),
+        ("cansado de vivir", 4),
+        ("cansada de vivir", 4),
+        ("odio mi vida", 2),
+        ("no hay salida", 2),
+        ("ninguna salida", 2),
+        ("me corto el pelo", 0),
+        ("me corto las unas", 0),
+        ("me corto el flequillo", 0),
+        ("me quemo con el sol", 0),
+        ("me quemo al sol", 0),
+        ("quiero morir de risa", 0),
+        ("me muero de risa", 0),
+        ("me muero de hambre", 0),
+    ] {
+        out.push((p.to_string(), if w == 0 { Benign } else { SelfHarm }, w));
+    }
+    // ---- French ----
+    let fr_subj = [
+        "je veux",
+        "jai envie de",
+        "je vais",
+        "je voudrais",
+        "je pense a",
+        "je compte",
+        "jai decide de",
+        "jai besoin de",
+        "je prefere",
+        "jaimerais",
+        "je veux juste",
+        "jai essaye de",
+        "je songe a",
+        "je reve de",
+    ];
+    let fr_acts = [
+        "mourir",
+        "me tuer",
+        "me suicider",
+        "en finir",
+        "mettre fin a mes jours",
+        "mettre fin a ma vie",
+        "disparaitre pour toujours",
+        "disparaitre a jamais",
+        "disparaitre pour de bon",
+        "me pendre",
+        "ne plus me reveiller",
+        "ne plus vivre",
+        "ne plus exister",
+        "me foutre en lair",
+        "me jeter sous un train",
+        "mouvrir les veines",
+        "sauter du pont",
+        "sauter par la fenetre",
+        "me jeter du pont",
+        "dormir pour toujours",
+        "prendre toutes mes pilules",
+        "avaler tous mes medicaments",
+    ];
+    cross(&mut out, &fr_subj, &fr_acts, SelfHarm, 5);
+    cross(
+        &mut out,
+        &fr_subj,
+        &[
+            "me faire du mal",
+            "me couper",
+            "me scarifier",
+            "me bruler",
+            "me punir",
+            "me blesser",
+        ],
+        SelfHarm,
+        4,
+    );
+    // "En finir avec <a task>" is everyday French; "en finir" alone is not.
+    cross(&mut out, &fr_subj, &["en finir avec"], Benign, 0);
+    for (p, w) in [
+        ("je ne veux plus vivre", 5),
+        ("je nai plus envie de vivre", 5),
+        ("plus envie de vivre", 5),
+        ("envie de mourir", 5),
+        ("me suicider", 5),
+        ("je me scarifie", 5),
+        ("me scarifie", 4),
+        ("me scarifier", 4),
+        ("je me coupe", 3),
+        ("je me suis coupe", 2),
+        ("je me fais du mal", 5),
+        ("me faire du mal", 3),
+        ("mettre fin a mes jours", 5),
+        ("mettre fin a ma vie", 5),
+        ("lettre dadieu", 3),
+        ("lettres dadieu", 3),
+        ("mot dadieu", 3),
+        ("mon dernier message", 2),
+        ("personne ne sen rendrait compte", 3),
+        ("si je mourais", 2),
+        ("ma vie na plus de sens", 4),
+        ("ne plus me reveiller", 5),
+        ("en finir avec la vie", 5),
+        ("en finir avec ma vie", 5),
+        ("en finir une bonne fois", 4),
+        ("jen ai marre de vivre", 5),
+        ("marre de vivre", 4),
+        ("fatigue de vivre", 4),
+        ("fatiguee de vivre", 4),
+        ("aucune raison de vivre", 5),
+        ("je suis un fardeau", 3),
+        ("mieux sans moi", 3),
+        ("je ne merite pas de vivre", 5),
+        ("je me deteste", 2),
+        ("aucune issue", 2),
+        ("suicide", 1),
+        ("medicaments", 1),
+        ("cachets", 1),
+        ("pilules", 1),
+        ("combien de cachets", 2),
+        ("je me coupe les cheveux", 0),
+        ("je me coupe les ongles", 0),
+        ("je me suis coupe le doigt", 0),
+        ("je meurs de rire", 0),
+        ("je meurs de faim", 0),
+        ("je meurs denvie", 0),
+        ("mourir de rire", 0),
+        ("mourir denvie", 0),
+    ] {
+        out.push((p.to_string(), if w == 0 { Benign } else { SelfHarm }, w));
+    }
+    out
+}
+
+/// Dangerous requests by structure (issue 17): a verb of making or obtaining with a
+/// weapon, poison or drug; a verb of harm with a person as its object; sexual words
+/// with a minor; contact with a child behind the parents' back. Weighted to block at
+/// `strict` on their own (3-4) and at `moderate` only with more (the keyword levels
+/// stay graded). Games and stories are known-innocent continuations.
+fn hazards(out: &mut Vec<(String, Topic, u8)>) {
+    let make = [
+        "make",
+        "build",
+        "create",
+        "synthesize",
+        "synthesise",
+        "cook",
+        "produce",
+        "manufacture",
+        "brew",
+        "assemble",
+        "making",
+        "building",
+    ];
+    let det = ["", "a ", "an ", "homemade ", "a homemade "];
+    let weapons = [
+        "bomb",
+        "explosive",
+        "explosives",
+        "pipe bomb",
+        "poison",
+        "toxic gas",
+        "poison gas",
+        "nerve gas",
+        "nerve agent",
+        "chlorine gas",
+        "mustard gas",
+        "ricin",
+        "napalm",
+        "thermite",
+        "weapon",
+        "weapons",
+        "gun",
+        "silencer",
+        "flamethrower",
+        "detonator",
+        "grenade",
+    ];
+    let games = [
+        "in minecraft",
+        "in fortnite",
+        "in roblox",
+        "in a game",
+        "in the game",
+        "in a video game",
+        "in terraria",
+        "in zelda",
+    ];
+    for v in make {
+        for d in det {
+            for w in weapons {
+                out.push((format!("{v} {d}{w}"), Weapons, 4));
+                let crafted = matches!(v, "make" | "build" | "create")
+                    && (d.is_empty() || d == "a ")
+                    && matches!(
+                        w,
+                        "bomb"
+                            | "explosive"
+                            | "explosives"
+                            | "weapon"
+                            | "weapons"
+                            | "gun"
+                            | "poison"
+                            | "grenade"
+                            | "detonator"
+                            | "flamethrower"
+                    );
+                if crafted {
+                    for g in games {
+                        out.push((format!("{v} {d}{w} {g}"), Benign, 0));
+                    }
+                }
+            }
+            for w in [
+                "meth",
+                "methamphetamine",
+                "drugs",
+                "lsd",
+                "fentanyl",
+                "crack",
+                "heroin",
+            ] {
+                out.push((format!("{v} {d}{w}"), DrugsAlcohol, 4));
+            }
+        }
+    }
+    let harm = [
+        "hurt",
+        "poison",
+        "drug",
+        "kill",
+        "stab",
+        "shoot",
+        "kidnap",
+        "stalk",
+        "blackmail",
+        "strangle",
+        "choke",
+        "attack",
+        "beat up",
+        "burn",
+        "drown",
+        "suffocate",
+        "torture",
+        "abduct",
+        "sedate",
+        "scare",
+        "threaten",
+        "punch",
+        "hit",
+        "trip",
+        "harm",
+    ];
+    let people = [
+        "someone",
+        "somebody",
+        "a person",
+        "people",
+        "my teacher",
+        "my classmate",
+        "my classmates",
+        "my neighbor",
+        "my neighbour",
+        "my neighbors",
+        "my sister",
+        "my brother",
+        "my mom",
+        "my dad",
+        "my mother",
+        "my father",
+        "my friend",
+        "my ex",
+        "my boss",
+        "a child",
+        "a kid",
+        "kids",
+        "children",
+        "a classmate",
+        "a teacher",
+        "the teacher",
+        "a stranger",
+        "my wife",
+        "my husband",
+        "my girlfriend",
+        "my boyfriend",
+        "my stepdad",
+        "my stepmom",
+        "a baby",
+        "my baby",
+        "the baby",
+        "a student",
+        "students",
+    ];
+    for v in harm {
+        for t in people {
+            out.push((format!("{v} {t}"), Violence, 4));
+            let played = matches!(v, "kill" | "shoot" | "stab" | "attack" | "hit" | "punch")
+                && matches!(t, "someone" | "somebody" | "people" | "a person");
+            if played {
+                for g in games
+                    .iter()
+                    .chain(&["in call of duty", "in gta", "in my story"])
+                {
+                    out.push((format!("{v} {t} {g}"), Benign, 0));
+                }
+            }
+        }
+    }
+    for t in [
+        "someones feelings",
+        "someone s feelings",
+        "peoples feelings",
+        "my friends feelings",
+    ] {
+        out.push((format!("hurt {t}"), Benign, 0));
+    }
+    let sexual = [
+        "nude", "naked", "sexy", "sexual", "explicit", "nsfw", "lewd", "porn", "erotic",
+    ];
+    let minors = [
+        "pictures of kids",
+        "photos of kids",
+        "pics of kids",
+        "pictures of children",
+        "photos of children",
+        "images of children",
+        "images of minors",
+        "pics of minors",
+        "kids",
+        "children",
+        "minors",
+        "a child",
+        "a minor",
+        "a kid",
+        "underage",
+        "underage girls",
+        "underage boys",
+        "young girls",
+        "young boys",
+        "little girls",
+        "little boys",
+        "teen girls",
+        "schoolgirls",
+        "students",
+    ];
+    for x in sexual {
+        for m in minors {
+            out.push((format!("{x} {m}"), Explicit, 8));
+        }
+    }
+    for p in [
+        "without their parents knowing",
+        "without her parents knowing",
+        "without his parents knowing",
+        "without their parents finding out",
+        "meet a child",
+        "meet a kid",
+        "meet a minor",
+        "meet kids online",
+        "meet children online",
+        "year old online",
+        "groom a child",
+        "groom kids",
+        "grooming a child",
+        "lure a child",
+        "lure kids",
+    ] {
+        out.push((p.to_string(), Explicit, 3));
+    }
+    let obtain = [
+        "buy", "get", "find", "order", "score", "sell", "deal", "sneak", "steal",
+    ];
+    let drugs = [
+        "cocaine",
+        "heroin",
+        "meth",
+        "fentanyl",
+        "lsd",
+        "mdma",
+        "xanax",
+        "oxy",
+        "oxycodone",
+        "molly",
+        "acid",
+        "shrooms",
+        "ketamine",
+        "weed",
+        "drugs",
+        "alcohol",
+        "vodka",
+        "beer",
+        "vapes",
+        "a vape",
+        "cigarettes",
+        "pills without a prescription",
+        "edibles",
+    ];
+    for v in obtain {
+        for d in drugs {
+            out.push((format!("{v} {d}"), DrugsAlcohol, 4));
+        }
+    }
+}

@@ -8,6 +8,7 @@ use crate::active;
 use crate::classifier::{Classifier, Hit};
 use crate::injection::{base64_payloads, InjectionHit};
 use crate::lexicon::Topic;
+use crate::model::{Class, Words, CLASSES};
 use crate::normalize::{normalize, normalize_into, Normalized};
 use crate::pii::{self, PiiKind, PiiMatch};
 use crate::policy::{Direction, Level, Policy};
@@ -54,8 +55,30 @@ pub struct Screener<'p> {
     stream_pos: usize,
     /// Injection anchor families seen in the previous unit.
     prev_families: u8,
+    /// The learned stage's running state (see `model`).
+    learned: Learned,
     scratch: Scratch,
 }
+
+/// The learned stage's state: feature sums of the whole text so far. After each unit the
+/// model scores the text so far; the verdict keeps the highest score. Units depend only
+/// on the text, so this is the same for any chunking.
+#[derive(Default)]
+struct Learned {
+    words: Words,
+    total: [i32; CLASSES],
+    total_n: u32,
+    /// Whether a protected group / a first-person word was named in the text so far.
+    group: bool,
+    me: bool,
+    /// Normalised bytes scored so far.
+    len: usize,
+}
+
+/// The model was trained on single prompts and statements; it scores the text while it
+/// is at most this long (normalised bytes) and is silent on longer documents, which are
+/// out of its training distribution and left to the rules.
+const PROMPT_LEN: usize = 320;
 
 /// What the end of the stream yields.
 #[derive(Debug, Clone, PartialEq)]
@@ -90,12 +113,13 @@ impl<'p> Screener<'p> {
             pending_base: 0,
             utf8_carry: Vec::new(),
             carry: Carry::default(),
-            acc: Accumulator::default(),
+            acc: Accumulator::new(pipeline, direction, policy),
             halted: false,
             release: true,
             ac_state,
             stream_pos: 1,
             prev_families: 0,
+            learned: Learned::default(),
             scratch: SPARE.with(|c| c.take()).unwrap_or_default(),
         }
     }
@@ -284,6 +308,55 @@ impl<'p> Screener<'p> {
                 self.acc.add_phrase(h.phrase, topic, span);
             }
         }
+        let model = &self.pipeline.model;
+        if model.active() && self.learned.len + norm.text.len() <= PROMPT_LEN {
+            let l = &mut self.learned;
+            let mut sum = [0i32; CLASSES];
+            let mut n = 0u32;
+            let mut group = false;
+            let mut me = false;
+            l.words.feed(&norm.text, |b, word| {
+                model.add(b, &mut sum);
+                n += 1;
+                group |= word && model.is_group(b);
+                me |= word && model.is_self(b);
+            });
+            l.len += norm.text.len();
+            if n > 0 {
+                let span = (at, at + unit.len());
+                l.group |= group;
+                l.me |= me;
+                l.total_n += n;
+                if !output && l.group {
+                    // Hateful statements by structure, in prompts that name a group.
+                    let acc = &mut self.acc;
+                    crate::hate::HATE.scan(window, new_from, |rule, weight, s, e| {
+                        acc.add_rule(
+                            rule,
+                            Topic::Hate,
+                            weight,
+                            (start_of(s.max(1)), end_of(e.max(2) - 1)),
+                        );
+                    });
+                }
+                for (k, add) in sum.iter().enumerate() {
+                    l.total[k] += add;
+                    // Hate needs a target, a named group; self-harm needs the writer to
+                    // speak of themself.
+                    let target = match k {
+                        k if k == Class::Hate as usize => l.group,
+                        k if k == Class::SelfHarm as usize => l.me,
+                        _ => true,
+                    };
+                    if target {
+                        self.acc
+                            .add_model(k, model.logit(k, l.total[k], l.total_n), span);
+                    }
+                }
+            }
+        } else {
+            self.learned.len += norm.text.len();
+        }
         let anchors = families | self.prev_families;
         self.prev_families = families;
         if !output && anchors != 0 {
@@ -424,6 +497,14 @@ impl<'p> Screener<'p> {
             );
         }
         self.acc.rewritten.push_str(&redacted[last_end..]);
+        // Whatever could still run after the islands (legacy-parser tricks, bare or
+        // encoded script URLs in text and Markdown) is made inert.
+        if let Some(safe) = active::residual(&self.acc.rewritten[mark..]) {
+            self.acc.rewritten.truncate(mark);
+            self.acc.rewritten.push_str(&safe);
+            self.acc
+                .add_xss("xss.residual", "residual", (at, at + unit.len()));
+        }
         self.acc
             .check_halt(&self.policy, self.direction, &mut self.halted);
         if self.release && !self.halted {
@@ -467,7 +548,6 @@ struct Scratch {
 }
 
 /// Everything found so far.
-#[derive(Default)]
 struct Accumulator {
     units: usize,
     spans: Vec<Span>,
@@ -481,13 +561,135 @@ struct Accumulator {
     xss_count: usize,
     pii: Vec<PiiKind>,
     rewritten: String,
+    /// The learned stage: highest logit per class, where it was reached, and the
+    /// threshold that applies to this direction and level.
+    model_best: [f32; CLASSES],
+    model_span: [(usize, usize); CLASSES],
+    model_threshold: [f32; CLASSES],
+    /// The lower threshold that applies when the rules found some evidence too.
+    model_support: [f32; CLASSES],
+    /// Structural rules already counted.
+    rules: Vec<&'static str>,
 }
 
 impl Accumulator {
+    fn new(pipeline: &Pipeline, direction: Direction, policy: &Policy) -> Self {
+        let level = match policy.effective_level(direction) {
+            Level::Strict => 0,
+            Level::Moderate => 1,
+            Level::Standard => 2,
+        };
+        // Self-harm is judged at every level and both ways. Hazard and hate are judged on
+        // prompts and only at `strict` (K-5): at `moderate` and `standard` the keyword
+        // thresholds already let older students ask about, say, weapons or drugs, and a
+        // model verdict would override that graded choice.
+        let applies =
+            |c: Class| c == Class::SelfHarm || (direction == Direction::Input && level == 0);
+        let model_threshold = Class::ALL.map(|c| {
+            if applies(c) {
+                pipeline.model.threshold(c as usize, level)
+            } else {
+                f32::INFINITY
+            }
+        });
+        let model_support = Class::ALL.map(|c| {
+            if applies(c) {
+                pipeline.model.threshold(c as usize, 3)
+            } else {
+                f32::INFINITY
+            }
+        });
+        Self {
+            units: 0,
+            spans: Vec::new(),
+            phrases: HashSet::new(),
+            phrase_spans: std::collections::HashMap::new(),
+            scores: [0; 8],
+            matched: Default::default(),
+            injection: None,
+            injections: 0,
+            xss: None,
+            xss_count: 0,
+            pii: Vec::new(),
+            rewritten: String::new(),
+            model_best: [f32::NEG_INFINITY; CLASSES],
+            model_span: [(0, 0); CLASSES],
+            model_threshold,
+            model_support,
+            rules: Vec::new(),
+        }
+    }
+
+    fn add_model(&mut self, k: usize, logit: f32, span: (usize, usize)) {
+        if logit > self.model_best[k] {
+            self.model_best[k] = logit;
+            self.model_span[k] = span;
+        }
+    }
+
+    /// Whether the model's verdict for a class stands: over its level's threshold on its
+    /// own, or over the lower supported threshold when the rules found the same kind of
+    /// harm below their own threshold.
+    fn model_over(&self, c: Class) -> bool {
+        let best = self.model_best[c as usize];
+        if best >= self.model_threshold[c as usize] {
+            return true;
+        }
+        let support = |t: &[Topic]| t.iter().map(|t| self.scores[t.index()]).sum::<u32>() > 0;
+        best >= self.model_support[c as usize]
+            && match c {
+                Class::SelfHarm => support(&[Topic::SelfHarm]),
+                Class::Hazard => support(&[
+                    Topic::Violence,
+                    Topic::Weapons,
+                    Topic::DrugsAlcohol,
+                    Topic::Explicit,
+                ]),
+                Class::Hate => support(&[Topic::Hate, Topic::Bullying, Topic::Violence]),
+            }
+    }
+
+    /// The model's probability for a class, for `category_scores`.
+    fn model_prob(&self, c: Class) -> f32 {
+        let x = self.model_best[c as usize];
+        if x == f32::NEG_INFINITY {
+            0.0
+        } else {
+            1.0 / (1.0 + (-x).exp())
+        }
+    }
+
     fn push_span(&mut self, span: Span) {
         if self.spans.len() < MAX_SPANS {
             self.spans.push(span);
         }
+    }
+
+    /// A structural rule (not a lexicon phrase) adding to a topic's score, once per rule.
+    fn add_rule(
+        &mut self,
+        rule: &'static str,
+        topic: Topic,
+        weight: u32,
+        (start, end): (usize, usize),
+    ) {
+        let t = topic.index();
+        if self.rules.contains(&rule) {
+            return;
+        }
+        self.rules.push(rule);
+        self.scores[t] += weight;
+        if self.matched[t].len() < 5 {
+            self.matched[t].push(rule);
+        }
+        self.push_span(Span {
+            start,
+            end,
+            rule: Cow::Borrowed(rule),
+            category: Category::Inappropriate,
+            subcategory: Cow::Borrowed(topic.as_str()),
+            action: Action::Blocked,
+        });
     }
 
     fn add_phrase(&mut self, phrase: u16, topic: Topic, (start, end): (usize, usize)) {
@@ -576,9 +778,15 @@ impl Accumulator {
 
     fn action(&self, policy: &Policy, direction: Direction) -> Action {
         let level = policy.effective_level(direction);
-        if self.scores[Topic::SelfHarm.index()] >= SELF_HARM_THRESHOLD {
+        if self.scores[Topic::SelfHarm.index()] >= SELF_HARM_THRESHOLD
+            || self.model_over(Class::SelfHarm)
+        {
             Action::Escalated
-        } else if self.injection.is_some() || !self.blocking_topics(level).is_empty() {
+        } else if self.injection.is_some()
+            || !self.blocking_topics(level).is_empty()
+            || self.model_over(Class::Hazard)
+            || self.model_over(Class::Hate)
+        {
             Action::Blocked
         } else if direction == Direction::Output && !self.pii.is_empty() {
             Action::Redacted
@@ -606,15 +814,19 @@ impl Accumulator {
             (raw / scale).min(1.0)
         };
         let violence = s(Topic::Violence).max(s(Topic::Weapons));
+        let self_harm = s(Topic::SelfHarm).max(self.model_prob(Class::SelfHarm));
+        let hate = s(Topic::Hate).max(self.model_prob(Class::Hate));
         CategoryScores {
             harassment: s(Topic::Bullying),
             harassment_threatening: s(Topic::Bullying).min(s(Topic::Violence)),
-            hate: s(Topic::Hate),
-            hate_threatening: s(Topic::Hate).min(s(Topic::Violence)),
-            illicit: s(Topic::DrugsAlcohol).max(s(Topic::Weapons)),
+            hate,
+            hate_threatening: hate.min(s(Topic::Violence)),
+            illicit: s(Topic::DrugsAlcohol)
+                .max(s(Topic::Weapons))
+                .max(self.model_prob(Class::Hazard)),
             illicit_violent: s(Topic::Weapons),
-            self_harm: s(Topic::SelfHarm),
-            self_harm_intent: s(Topic::SelfHarm),
+            self_harm,
+            self_harm_intent: self_harm,
             self_harm_instructions: 0.0,
             sexual: s(Topic::Explicit),
             sexual_minors: 0.0,
@@ -638,15 +850,27 @@ impl Accumulator {
             match action {
                 Action::Escalated => {
                     let score = self.scores[Topic::SelfHarm.index()];
-                    (
-                    Some(Category::Inappropriate),
-                    Some("self_harm".into()),
-                    (0.6 + 0.05 * score as f32).min(0.99),
-                    format!(
-                        "self_harm score {score} >= {SELF_HARM_THRESHOLD} (escalated at every level); matched {}",
-                        quoted(Topic::SelfHarm)
-                    ),
-                )
+                    if score >= SELF_HARM_THRESHOLD {
+                        (
+                            Some(Category::Inappropriate),
+                            Some("self_harm".into()),
+                            (0.6 + 0.05 * score as f32).min(0.99),
+                            format!(
+                                "self_harm score {score} >= {SELF_HARM_THRESHOLD} (escalated at every level); matched {}",
+                                quoted(Topic::SelfHarm)
+                            ),
+                        )
+                    } else {
+                        let p = self.model_prob(Class::SelfHarm);
+                        (
+                            Some(Category::Inappropriate),
+                            Some("self_harm".into()),
+                            p.clamp(0.5, 0.99),
+                            format!(
+                                "self_harm model probability {p:.2} over its threshold (escalated at every level)"
+                            ),
+                        )
+                    }
                 }
                 Action::Blocked => match self.injection {
                     Some((rule, sub)) => (
@@ -655,6 +879,29 @@ impl Accumulator {
                         0.9,
                         format!("prompt injection ({rule}), {} match(es)", self.injections),
                     ),
+                    None if self.blocking_topics(level).is_empty() => {
+                        let class = if self.model_over(Class::Hate)
+                            && self.model_best[Class::Hate as usize]
+                                - self.model_threshold[Class::Hate as usize]
+                                >= self.model_best[Class::Hazard as usize]
+                                    - self.model_threshold[Class::Hazard as usize]
+                        {
+                            Class::Hate
+                        } else {
+                            Class::Hazard
+                        };
+                        let p = self.model_prob(class);
+                        (
+                            Some(Category::Inappropriate),
+                            Some(class.as_str().into()),
+                            p.clamp(0.5, 0.99),
+                            format!(
+                                "{} model probability {p:.2} over its {} threshold",
+                                class.as_str(),
+                                level.as_str()
+                            ),
+                        )
+                    }
                     None => {
                         let topic = self.blocking_topics(level)[0];
                         let score = self.scores[topic.index()];
@@ -719,6 +966,24 @@ impl Accumulator {
                     (None, None, (1.0 - 0.5 * ratio).clamp(0.5, 1.0), detail)
                 }
             };
+        for c in Class::ALL {
+            if self.model_over(c) {
+                let (start, end) = self.model_span[c as usize];
+                let action = if c == Class::SelfHarm {
+                    Action::Escalated
+                } else {
+                    Action::Blocked
+                };
+                self.push_span(Span {
+                    start,
+                    end,
+                    rule: Cow::Borrowed(c.rule()),
+                    category: Category::Inappropriate,
+                    subcategory: Cow::Borrowed(c.as_str()),
+                    action,
+                });
+            }
+        }
         let mut spans = std::mem::take(&mut self.spans);
         spans.sort_by(|a, b| {
             a.start

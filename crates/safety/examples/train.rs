@@ -1,0 +1,276 @@
+//! Trains the learned stage (`src/model.rs`) and writes `model/weights.bin`.
+//!
+//! `CARGO_TARGET_DIR=/work/target-safety cargo run -p safety --release --example train`
+//!
+//! Deterministic (fixed shuffles, no threads). The sources and their licences are listed
+//! in `train/README.md`; the sources *not* used here are the ones `examples/eval.rs`
+//! measures on. Thresholds come from 5-fold out-of-fold scores on the training
+//! negatives only (a fixed false-positive rate per class and level), never from the
+//! evaluation sets.
+
+#[path = "shared/data.rs"]
+mod data;
+
+use safety::learn::{self, BUCKETS, CLASSES};
+
+struct Example {
+    feats: Vec<u32>,
+    /// Per class: Some(true) positive, Some(false) negative, None not used.
+    labels: [Option<bool>; CLASSES],
+}
+
+/// Target out-of-fold false-positive rates on the training negatives, per class and
+/// level (strict, moderate, standard). Self-harm is escalated at every level alike.
+/// The fourth is the lower threshold used when the rules found some evidence of the same
+/// harm below their own threshold.
+const FPR: [[f64; 4]; CLASSES] = [
+    [0.0005, 0.0005, 0.0005, 0.002],
+    [0.002, 0.001, 0.0005, 0.005],
+    [0.0005, 0.0003, 0.0001, 0.005],
+];
+
+fn add(out: &mut Vec<Example>, text: &str, labels: [Option<bool>; CLASSES]) {
+    let feats = learn::features(text);
+    if !feats.is_empty() {
+        out.push(Example { feats, labels });
+    }
+}
+
+fn build() -> Vec<Example> {
+    let dir = data::data_dir().expect("../shared/data/safety is needed to train");
+    let mut ex = Vec::new();
+    let (y, n, u) = (Some(true), Some(false), None);
+
+    // Our own youth self-harm set (en/es/fr): positives and look-alikes.
+    for v in data::jsonl("train/selfharm.jsonl") {
+        let t = v["text"].as_str().unwrap_or_default();
+        if v["self_harm"].as_bool() == Some(true) {
+            add(&mut ex, t, [y, u, n]);
+        } else {
+            add(&mut ex, t, [n, n, n]);
+        }
+    }
+    // Our ordinary K-12 requests in the shapes harmful requests take.
+    for v in data::jsonl("train/benign_questions.jsonl") {
+        add(&mut ex, v["text"].as_str().unwrap_or_default(), [n, n, n]);
+    }
+    // Presidio synthetic texts (MIT): letters, forms and messages, generic prose that is
+    // none of the classes (its PII is not what the model is about).
+    if let Ok(raw) = std::fs::read_to_string(dir.join("presidio_synth_dataset_v2.json")) {
+        let docs: Vec<serde_json::Value> = serde_json::from_str(&raw).unwrap_or_default();
+        for d in docs {
+            add(
+                &mut ex,
+                d["full_text"].as_str().unwrap_or_default(),
+                [n, n, n],
+            );
+        }
+    }
+    // The crate's regression corpus.
+    for file in [
+        "corpus/benign.jsonl",
+        "corpus/content.jsonl",
+        "corpus/injection.jsonl",
+    ] {
+        let mut seen = std::collections::HashSet::new();
+        for v in data::jsonl(file) {
+            let t = v["text"].as_str().unwrap_or_default();
+            if !seen.insert(t.to_string()) {
+                continue;
+            }
+            let expect = v["expect"].as_str().unwrap_or_default();
+            let sub = v["subcategory"].as_str().unwrap_or_default();
+            match (expect, sub) {
+                ("allowed", _) => add(&mut ex, t, [n, n, n]),
+                ("escalated", _) => add(&mut ex, t, [y, u, n]),
+                ("blocked", "hate") => add(&mut ex, t, [n, u, y]),
+                ("blocked", "violence" | "weapons" | "drugs_alcohol" | "explicit") => {
+                    add(&mut ex, t, [n, y, n])
+                }
+                _ => add(&mut ex, t, [n, u, u]),
+            }
+        }
+    }
+    // CatQA (Apache-2.0): harmful questions. Political campaigning and financial advice
+    // are not child-safety hazards and are left out.
+    for (cat, sub, q) in data::catqa(&dir) {
+        if cat == "Political Campaigning" || cat == "Tailored Financial Advice" {
+            // Question-shaped, not a child-safety hazard: a negative for the hazard class.
+            add(&mut ex, &q, [n, n, u]);
+            continue;
+        }
+        if sub == "Self-harm" {
+            add(&mut ex, &q, [y, u, n]);
+        } else if cat == "Hate/Harass/Violence"
+            && sub != "Cyberbullying"
+            && sub != "Terrorism and extremism"
+        {
+            add(&mut ex, &q, [n, y, u]);
+        } else {
+            add(&mut ex, &q, [n, y, n]);
+        }
+    }
+    // ToxiGen prompts (CDLA-Permissive-2.0): hateful and neutral statements.
+    for (hate, _, t) in data::toxigen_prompts(&dir) {
+        add(&mut ex, &t, [n, if hate { u } else { n }, Some(hate)]);
+    }
+    // XSafety (Apache-2.0), en/fr/sp: used as self-harm negatives (every topic but
+    // mental health and physical harm, which may hold self-harm), and its commonsense,
+    // mental-health and prompt-leaking questions as hazard/hate negatives. Topics are not
+    // verdicts, so no XSafety prompt is ever a positive.
+    for lang in ["en", "fr", "sp"] {
+        for topic in data::XSAFETY_TOPICS {
+            let rows = data::xsafety(&dir, lang, topic);
+            let sh = if matches!(
+                topic,
+                "commonsense"
+                    | "Privacy_And_Property"
+                    | "Crimes_And_Illegal_Activities"
+                    | "Goal_Hijacking"
+                    | "Prompt_Leaking"
+                    | "Unfairness_And_Discrimination"
+            ) {
+                n
+            } else {
+                u
+            };
+            let other = if matches!(topic, "commonsense" | "Mental_Health" | "Prompt_Leaking") {
+                n
+            } else {
+                u
+            };
+            for t in rows {
+                if sh.is_none() && other.is_none() {
+                    continue;
+                }
+                add(&mut ex, &t, [sh, other, other]);
+            }
+        }
+    }
+    ex
+}
+
+struct Lr {
+    w: Vec<f32>,
+    g: Vec<f32>,
+    bias: f32,
+}
+
+/// The bias is fixed, not learned: text made only of words the model has never seen
+/// (another language, gibberish, a topic absent from training) then scores low and
+/// cannot cross a threshold on the bias alone.
+const BIAS: f32 = -2.0;
+
+fn train(ex: &[Example], idx: &[usize], k: usize) -> Lr {
+    let mut m = Lr {
+        w: vec![0.0; BUCKETS],
+        g: vec![1e-6; BUCKETS],
+        bias: BIAS,
+    };
+    let pos = idx
+        .iter()
+        .filter(|&&i| ex[i].labels[k] == Some(true))
+        .count()
+        .max(1);
+    let neg = idx
+        .iter()
+        .filter(|&&i| ex[i].labels[k] == Some(false))
+        .count()
+        .max(1);
+    let pw = (neg as f32 / pos as f32).sqrt().max(1.0);
+    let mut order: Vec<usize> = idx
+        .iter()
+        .copied()
+        .filter(|&i| ex[i].labels[k].is_some())
+        .collect();
+    let mut seed: u64 = 0x5eed + k as u64;
+    let lr = 0.3f32;
+    let l2 = 1e-5f32;
+    for _epoch in 0..12 {
+        // Fisher-Yates with a fixed LCG.
+        for i in (1..order.len()).rev() {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let j = (seed >> 33) as usize % (i + 1);
+            order.swap(i, j);
+        }
+        for &i in &order {
+            let e = &ex[i];
+            let y = e.labels[k] == Some(true);
+            let x = 1.0 / (e.feats.len() as f32).sqrt();
+            let z = m.bias + x * e.feats.iter().map(|&b| m.w[b as usize]).sum::<f32>();
+            let p = 1.0 / (1.0 + (-z).exp());
+            let grad = (p - if y { 1.0 } else { 0.0 }) * if y { pw } else { 1.0 };
+            for &b in &e.feats {
+                let b = b as usize;
+                let gi = grad * x + l2 * m.w[b];
+                m.g[b] += gi * gi;
+                m.w[b] -= lr * gi / m.g[b].sqrt();
+            }
+        }
+    }
+    m
+}
+
+fn logit(m: &Lr, e: &Example) -> f32 {
+    m.bias + e.feats.iter().map(|&b| m.w[b as usize]).sum::<f32>() / (e.feats.len() as f32).sqrt()
+}
+
+fn main() {
+    let ex = build();
+    println!("{} training examples", ex.len());
+    let all: Vec<usize> = (0..ex.len()).collect();
+    let mut params = [(0f32, 0f32, [0f32; 4]); CLASSES];
+    let mut weights = vec![0i8; BUCKETS * CLASSES];
+    for k in 0..CLASSES {
+        let pos = ex.iter().filter(|e| e.labels[k] == Some(true)).count();
+        let neg = ex.iter().filter(|e| e.labels[k] == Some(false)).count();
+        // Out-of-fold logits.
+        let mut oof_neg = Vec::new();
+        let mut oof_pos = Vec::new();
+        for fold in 0..5 {
+            let train_idx: Vec<usize> = all.iter().copied().filter(|i| i % 5 != fold).collect();
+            let m = train(&ex, &train_idx, k);
+            for i in all.iter().copied().filter(|i| i % 5 == fold) {
+                match ex[i].labels[k] {
+                    Some(true) => oof_pos.push(logit(&m, &ex[i])),
+                    Some(false) => oof_neg.push(logit(&m, &ex[i])),
+                    None => {}
+                }
+            }
+        }
+        oof_neg.sort_by(|a, b| b.partial_cmp(a).unwrap());
+        let mut thr = [0f32; 4];
+        for (l, t) in thr.iter_mut().enumerate() {
+            let at = ((FPR[k][l] * oof_neg.len() as f64).floor() as usize).min(oof_neg.len() - 1);
+            // Just above the at-th highest negative.
+            *t = oof_neg[at] + 1e-4;
+            let rec = oof_pos.iter().filter(|&&z| z >= *t).count();
+            println!(
+                "{:>15} level {l}: threshold {:+.3}, out-of-fold recall {}/{} ({:.1}%), negatives {}",
+                learn::classes()[k],
+                *t,
+                rec,
+                oof_pos.len(),
+                100.0 * rec as f64 / oof_pos.len().max(1) as f64,
+                neg
+            );
+        }
+        let m = train(&ex, &all, k);
+        let max = m.w.iter().fold(0f32, |a, &b| a.max(b.abs())).max(1e-6);
+        let scale = max / 127.0;
+        for b in 0..BUCKETS {
+            weights[b * CLASSES + k] = (m.w[b] / scale).round().clamp(-127.0, 127.0) as i8;
+        }
+        params[k] = (scale, m.bias, thr);
+        println!(
+            "{:>15}: {pos} positives, {neg} negatives",
+            learn::classes()[k]
+        );
+    }
+    let bytes = learn::encode(&params, &weights);
+    let out = data::crate_dir().join("model/weights.bin");
+    std::fs::write(&out, &bytes).expect("write weights");
+    println!("wrote {} ({} bytes)", out.display(), bytes.len());
+}

@@ -1,0 +1,423 @@
+//! The learned stage: a linear (logistic regression) model over hashed word features of
+//! the normalised text, one output per class. The rules give precision, spans and rule
+//! ids; the model adds recall on phrasings no rule lists.
+//!
+//! Features, per word of the normalised text (lower-case letters, digits, single spaces;
+//! see `normalize`): the word, the pair (previous word, word), and for words longer than
+//! five bytes their first five bytes (a crude stem, so "scratching", "scratched" share
+//! one). Each is hashed into one of `2^BUCKETS_LOG2` buckets. A text's logit for class `k`
+//! is `bias_k + scale_k * sum(weight[bucket][k]) / sqrt(features)`.
+//!
+//! The weights are trained by `examples/train.rs` (see `train/README.md`) and committed
+//! as `model/weights.bin`: a small header and one `i8` per bucket and class. A missing or
+//! malformed file gives a model that never fires, so the crate always builds.
+
+/// Number of buckets, as a power of two.
+pub const BUCKETS_LOG2: u32 = 18;
+pub const BUCKETS: usize = 1 << BUCKETS_LOG2;
+/// The model's classes, in weight order.
+pub const CLASSES: usize = 3;
+
+/// What the model scores.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Class {
+    SelfHarm = 0,
+    /// Requests for dangerous help: weapons, drugs, violence, sexual content involving
+    /// minors, crime.
+    Hazard = 1,
+    /// Hateful statements about protected groups, with or without slurs.
+    Hate = 2,
+}
+
+impl Class {
+    pub(crate) const ALL: [Class; CLASSES] = [Class::SelfHarm, Class::Hazard, Class::Hate];
+
+    pub(crate) fn rule(self) -> &'static str {
+        match self {
+            Class::SelfHarm => "model.self_harm",
+            Class::Hazard => "model.hazard",
+            Class::Hate => "model.hate",
+        }
+    }
+
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Class::SelfHarm => "self_harm",
+            Class::Hazard => "harmful_request",
+            Class::Hate => "hate",
+        }
+    }
+}
+
+const MAGIC: &[u8; 4] = b"K12M";
+const HEADER: usize = 4 + 4 + 4 + CLASSES * 6 * 4;
+
+static WEIGHTS: &[u8] = include_bytes!("../model/weights.bin");
+
+/// The model's parameters, read from the committed weights file.
+pub(crate) struct Model {
+    weights: &'static [u8],
+    scale: [f32; CLASSES],
+    bias: [f32; CLASSES],
+    /// Logit thresholds per class: alone at each level (strict, moderate, standard),
+    /// and with supporting evidence from the rules (any level).
+    thresholds: [[f32; 4]; CLASSES],
+    active: bool,
+    /// Buckets of the words that name a protected group (one bit per bucket): the hate
+    /// class only counts in a window that names one (intent + target).
+    groups: Vec<u64>,
+    /// Buckets of first-person words: the self-harm class only counts in a window where
+    /// the writer speaks of themself (intent + target: the self).
+    selves: Vec<u64>,
+}
+
+/// First-person words, English, Spanish and French (normalised: apostrophes dropped, so
+/// "I'm" is "im" and "j'ai" is "jai"), with the first-person verbs Spanish uses without
+/// a pronoun, and the youth shorthand that stands for a first-person phrase.
+const SELF_WORDS: &[&str] = &[
+    "i", "im", "ive", "id", "ill", "me", "my", "myself", "mine", "imma", "ima", "kms", "ctb", "yo",
+    "mi", "mis", "conmigo", "quiero", "estoy", "tengo", "voy", "puedo", "siento", "pienso",
+    "necesito", "soy", "odio", "hago", "corto", "merezco", "aguanto", "je", "jai", "moi", "mon",
+    "ma", "mes", "jen", "jsuis", "chui", "jveux", "mavais",
+];
+
+/// Words naming protected groups (normalised: lower case, no accents). Hateful
+/// statements are about a group; without one named, the hate class stays silent.
+const GROUP_WORDS: &[&str] = &[
+    "muslim",
+    "muslims",
+    "islam",
+    "islamic",
+    "jew",
+    "jews",
+    "jewish",
+    "black",
+    "blacks",
+    "african",
+    "africans",
+    "asian",
+    "asians",
+    "chinese",
+    "japanese",
+    "korean",
+    "koreans",
+    "mexican",
+    "mexicans",
+    "latino",
+    "latinos",
+    "latina",
+    "latinas",
+    "latinx",
+    "hispanic",
+    "hispanics",
+    "immigrant",
+    "immigrants",
+    "immigration",
+    "refugee",
+    "refugees",
+    "migrant",
+    "migrants",
+    "foreigner",
+    "foreigners",
+    "women",
+    "woman",
+    "girls",
+    "females",
+    "female",
+    "gay",
+    "gays",
+    "lesbian",
+    "lesbians",
+    "lgbt",
+    "lgbtq",
+    "lgbtqia",
+    "queer",
+    "queers",
+    "homosexual",
+    "homosexuals",
+    "trans",
+    "transgender",
+    "transgenders",
+    "bisexual",
+    "bisexuals",
+    "disabled",
+    "disability",
+    "disabilities",
+    "autistic",
+    "retarded",
+    "handicapped",
+    "wheelchair",
+    "blind",
+    "deaf",
+    "native",
+    "natives",
+    "indian",
+    "indians",
+    "indigenous",
+    "arab",
+    "arabs",
+    "middle",
+    "christian",
+    "christians",
+    "catholic",
+    "catholics",
+    "hindu",
+    "hindus",
+    "sikh",
+    "sikhs",
+    "buddhist",
+    "minority",
+    "minorities",
+    "white",
+    "whites",
+    "race",
+    "races",
+    "ethnic",
+    "religion",
+    "mentally",
+    "illegal",
+    "illegals",
+    "aliens",
+    "jewess",
+    "feminist",
+    "feminists",
+];
+
+impl Model {
+    pub(crate) fn embedded() -> Self {
+        Self::parse(WEIGHTS)
+    }
+
+    pub(crate) fn parse(bytes: &'static [u8]) -> Self {
+        let mut m = Model {
+            weights: &[],
+            scale: [0.0; CLASSES],
+            bias: [0.0; CLASSES],
+            thresholds: [[f32::INFINITY; 4]; CLASSES],
+            active: false,
+            groups: word_set(GROUP_WORDS),
+            selves: word_set(SELF_WORDS),
+        };
+        let le = |at: usize| -> u32 {
+            u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]])
+        };
+        if bytes.len() != HEADER + BUCKETS * CLASSES
+            || &bytes[..4] != MAGIC
+            || le(4) != BUCKETS_LOG2
+            || le(8) != CLASSES as u32
+        {
+            return m;
+        }
+        let f = |at: usize| f32::from_bits(le(at));
+        for k in 0..CLASSES {
+            let at = 12 + k * 24;
+            m.scale[k] = f(at);
+            m.bias[k] = f(at + 4);
+            for l in 0..4 {
+                m.thresholds[k][l] = f(at + 8 + 4 * l);
+            }
+        }
+        m.weights = &bytes[HEADER..];
+        m.active = true;
+        m
+    }
+
+    pub(crate) fn active(&self) -> bool {
+        self.active
+    }
+
+    /// Whether a word bucket is a first-person word.
+    #[inline]
+    pub(crate) fn is_self(&self, bucket: u32) -> bool {
+        let b = bucket as usize;
+        self.selves[b / 64] & (1 << (b % 64)) != 0
+    }
+
+    /// Whether a word bucket names a protected group.
+    #[inline]
+    pub(crate) fn is_group(&self, bucket: u32) -> bool {
+        let b = bucket as usize;
+        self.groups[b / 64] & (1 << (b % 64)) != 0
+    }
+
+    /// Adds the weights of one bucket to `sum`.
+    #[inline]
+    pub(crate) fn add(&self, bucket: u32, sum: &mut [i32; CLASSES]) {
+        let at = bucket as usize * CLASSES;
+        if let Some(w) = self.weights.get(at..at + CLASSES) {
+            for k in 0..CLASSES {
+                sum[k] += w[k] as i8 as i32;
+            }
+        }
+    }
+
+    /// The logit of class `k` for a feature sum over `n` features.
+    pub(crate) fn logit(&self, k: usize, sum: i32, n: u32) -> f32 {
+        if n == 0 || !self.active {
+            return f32::NEG_INFINITY;
+        }
+        self.bias[k] + self.scale[k] * sum as f32 / (n as f32).sqrt()
+    }
+
+    /// The logit threshold of class `k` at a level index (0 strict, 1 moderate, 2
+    /// standard), or with supporting rule evidence (3).
+    pub(crate) fn threshold(&self, k: usize, level: usize) -> f32 {
+        self.thresholds[k][level]
+    }
+}
+
+fn word_set(words: &[&str]) -> Vec<u64> {
+    let mut set = vec![0u64; BUCKETS / 64];
+    for w in words {
+        let b = bucket(fnv(w.as_bytes()) ^ SEED_WORD) as usize;
+        set[b / 64] |= 1 << (b % 64);
+    }
+    set
+}
+
+/// Feature extraction state carried across units: the previous word's hash.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Words {
+    prev: u64,
+}
+
+const SEED_WORD: u64 = 0x9e37_79b9_7f4a_7c15;
+const SEED_PAIR: u64 = 0xc2b2_ae3d_27d4_eb4f;
+const SEED_STEM: u64 = 0x1656_67b1_9e37_79f9;
+
+#[inline]
+fn fnv(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in bytes {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
+
+#[inline]
+fn bucket(x: u64) -> u32 {
+    // splitmix64 finaliser, then the top bits.
+    let mut z = x;
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^= z >> 31;
+    (z >> (64 - BUCKETS_LOG2)) as u32
+}
+
+impl Words {
+    /// Calls `f` with the bucket of every feature of the words in `text` (normalised,
+    /// space-separated), continuing from the words seen before, and whether the feature
+    /// is a whole word.
+    #[inline]
+    pub(crate) fn feed(&mut self, text: &str, mut f: impl FnMut(u32, bool)) {
+        for w in text.split(' ') {
+            if w.is_empty() {
+                continue;
+            }
+            let h = fnv(w.as_bytes());
+            f(bucket(h ^ SEED_WORD), true);
+            if self.prev != 0 {
+                f(
+                    bucket(self.prev.rotate_left(17).wrapping_mul(31) ^ h ^ SEED_PAIR),
+                    false,
+                );
+            }
+            if w.len() > 5 && w.is_char_boundary(5) {
+                f(bucket(fnv(&w.as_bytes()[..5]) ^ SEED_STEM), false);
+            }
+            self.prev = h | 1;
+        }
+    }
+}
+
+/// Training support for `examples/train.rs` and `examples/eval.rs`: not a stable API.
+#[doc(hidden)]
+pub mod learn {
+    pub use super::{BUCKETS, BUCKETS_LOG2, CLASSES};
+
+    /// The feature buckets of a whole text, as the screener sees them.
+    pub fn features(text: &str) -> Vec<u32> {
+        let norm = crate::normalize::normalize(text);
+        let mut out = Vec::new();
+        super::Words::default().feed(&norm.text, |b, _| out.push(b));
+        out
+    }
+
+    /// The embedded model's whole-text logits (no gating), for diagnostics.
+    pub fn logits(text: &str) -> [f32; CLASSES] {
+        let m = super::Model::embedded();
+        let mut sum = [0i32; CLASSES];
+        let feats = features(text);
+        for &b in &feats {
+            m.add(b, &mut sum);
+        }
+        std::array::from_fn(|k| m.logit(k, sum[k], feats.len() as u32))
+    }
+
+    /// The embedded model's logit thresholds per class and level.
+    pub fn thresholds() -> [[f32; 4]; CLASSES] {
+        super::Model::embedded().thresholds
+    }
+
+    /// The class names in weight order.
+    pub fn classes() -> [&'static str; CLASSES] {
+        super::Class::ALL.map(|c| c.as_str())
+    }
+
+    /// Encodes a model: per class `(scale, bias, [thresholds; 4])` and `BUCKETS * CLASSES`
+    /// quantised weights, bucket-major.
+    pub fn encode(params: &[(f32, f32, [f32; 4]); CLASSES], weights: &[i8]) -> Vec<u8> {
+        assert_eq!(weights.len(), BUCKETS * CLASSES);
+        let mut out = Vec::with_capacity(super::HEADER + weights.len());
+        out.extend_from_slice(super::MAGIC);
+        out.extend_from_slice(&BUCKETS_LOG2.to_le_bytes());
+        out.extend_from_slice(&(CLASSES as u32).to_le_bytes());
+        for (scale, bias, thr) in params {
+            out.extend_from_slice(&scale.to_le_bytes());
+            out.extend_from_slice(&bias.to_le_bytes());
+            for t in thr {
+                out.extend_from_slice(&t.to_le_bytes());
+            }
+        }
+        out.extend(weights.iter().map(|&w| w as u8));
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn features_continue_across_pieces() {
+        let mut whole = Vec::new();
+        Words::default().feed("i want to stop existing", |b, _| whole.push(b));
+        let mut parts = Vec::new();
+        let mut w = Words::default();
+        w.feed("i want ", |b, _| parts.push(b));
+        w.feed("to stop existing", |b, _| parts.push(b));
+        assert_eq!(whole, parts);
+        // 5 words, 4 pairs, 1 stem ("existing").
+        assert_eq!(whole.len(), 10);
+    }
+
+    #[test]
+    fn group_words_are_found() {
+        let m = Model::parse(b"");
+        let mut found = Vec::new();
+        Words::default().feed("they say muslims are rude", |b, word| {
+            if word {
+                found.push(m.is_group(b));
+            }
+        });
+        assert_eq!(found, [false, false, true, false, false]);
+    }
+
+    #[test]
+    fn malformed_weights_never_fire() {
+        let m = Model::parse(b"nope");
+        assert!(!m.active());
+        assert_eq!(m.logit(0, 100, 1), f32::NEG_INFINITY);
+    }
+}
