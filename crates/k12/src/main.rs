@@ -161,8 +161,15 @@ async fn serve() -> anyhow::Result<()> {
     use platform::config::{Config, ProcessEnv};
     let config = Config::from_vars(&ProcessEnv)?;
     let db = platform::db::Db::from_config(&config.database)?;
-    let state =
-        platform::http::AppState::new(db, platform::http::ServiceConfig { env: config.env });
+    let egress = platform::outbound::egress_config(&ProcessEnv, config.env)?;
+    let outbound = platform::outbound::Outbound::new(egress, &config.secret_key)?;
+    let state = platform::http::AppState::new(
+        db,
+        platform::http::ServiceConfig {
+            env: config.env,
+            outbound,
+        },
+    );
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| anyhow::anyhow!("K12_LISTEN: cannot listen on {}: {e}", config.listen))?;

@@ -358,6 +358,10 @@ async fn transition(
             .bind(to)
             .execute(&mut *tx)
             .await?;
+        if to == "published" {
+            let data = json!({ "assignment_id": id, "course_id": current.course_id });
+            crate::webhooks::emit(&mut tx, "assignment.published", data).await?;
+        }
     }
     let assignment = find(&mut tx, id).await?.ok_or(ApiError::NotFound)?;
     tx.commit().await?;

@@ -14,6 +14,7 @@ use serde_json::Value;
 
 use crate::config::Environment;
 use crate::db::Db;
+use crate::outbound::Outbound;
 
 /// Request bodies above this size answer 413.
 pub const BODY_LIMIT_BYTES: usize = 1024 * 1024;
@@ -22,6 +23,8 @@ pub const BODY_LIMIT_BYTES: usize = 1024 * 1024;
 #[derive(Clone, Debug)]
 pub struct ServiceConfig {
     pub env: Environment,
+    /// The guarded client for user-supplied URLs and the key sealing stored secrets.
+    pub outbound: Outbound,
 }
 
 /// Shared state of every handler.
