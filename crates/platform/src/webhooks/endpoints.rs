@@ -309,6 +309,8 @@ pub struct DeliveryView {
     pub attempts: i32,
     pub last_status_code: Option<i32>,
     pub last_error: Option<String>,
+    /// Reserved: retries are scheduled by the job queue (its backoff), which does not
+    /// report the time back yet, so this stays null.
     pub next_attempt_at: Option<DateTime<Utc>>,
     pub delivered_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
