@@ -466,3 +466,77 @@ async fn integration_secrets_are_write_only_and_urls_are_guarded() {
         .await;
     assert_eq!(status, 204);
 }
+
+#[tokio::test]
+async fn each_change_emits_its_event_in_its_own_transaction() {
+    let app = TestApp::spawn().await;
+    let school = School::build(&app, "alpha").await;
+    let (admin, teacher) = (&school.admin.token, &school.teacher.token);
+    let (status, _) = app
+        .post(
+            ENDPOINTS,
+            admin,
+            json!({"url": "https://93.184.215.14/hook", "events": platform::webhooks::EVENTS}),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let events = |rows: Vec<(i64, String, String, i32, Option<i32>)>| {
+        rows.into_iter().map(|r| r.1).collect::<Vec<_>>()
+    };
+
+    let (_, draft) = app
+        .post(
+            &format!("/api/v1/courses/{}/assignments", school.course_id),
+            teacher,
+            json!({"title": "Later"}),
+        )
+        .await;
+    assert!(events(deliveries(app.pool(), school.tenant_id).await).is_empty());
+    let draft = draft["id"].as_i64().unwrap();
+    app.post(
+        &format!("/api/v1/assignments/{draft}/publish"),
+        teacher,
+        json!({}),
+    )
+    .await;
+    app.post(
+        &format!("/api/v1/courses/{}/assignments", school.course_id),
+        teacher,
+        json!({"title": "Now", "publish": true}),
+    )
+    .await;
+    let (status, _) = app
+        .post(
+            &format!("/api/v1/assignments/{draft}/submissions"),
+            &school.student.token,
+            json!({"body": "done"}),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let (status, _) = app
+        .post(
+            &format!("/api/v1/sections/{}/enrollments", school.section_id),
+            teacher,
+            json!({"user_ids": [school.outsider.id], "role": "student"}),
+        )
+        .await;
+    assert_eq!(status, 201);
+    // A refused change (a grade out of range) commits nothing, event included.
+    let (status, _) = app
+        .put(
+            &format!("/api/v1/submissions/{}/grade", school.submission_id),
+            teacher,
+            json!({"grade": 1000}),
+        )
+        .await;
+    assert_eq!(status, 422);
+    assert_eq!(
+        events(deliveries(app.pool(), school.tenant_id).await),
+        [
+            "assignment.published",
+            "assignment.published",
+            "submission.created",
+            "enrollment.created"
+        ]
+    );
+}
