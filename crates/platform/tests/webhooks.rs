@@ -358,6 +358,35 @@ async fn events_are_signed_retried_while_the_receiver_is_down_and_delivered_once
     let error = ping["error"].as_str().unwrap();
     assert!(error.contains("URL refused (port_not_allowed)"), "{ping}");
     assert_eq!(received.lock().unwrap().len(), 2);
+
+    // An endpoint switched off after an event: that delivery fails once, without retries.
+    app.put(&format!("{ENDPOINTS}/{id}"), admin, json!({"url": url}))
+        .await;
+    app.put(
+        &format!("/api/v1/submissions/{}/grade", school.submission_id),
+        &school.teacher.token,
+        json!({"grade": 9}),
+    )
+    .await;
+    let (status, _) = app
+        .put(
+            &format!("{ENDPOINTS}/{id}"),
+            admin,
+            json!({"active": false}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    run_worker_until(db, egress, school.tenant_id, |rows| {
+        rows.last().is_some_and(|r| r.2 == "failed")
+    })
+    .await;
+    let last = deliveries(db, school.tenant_id).await.pop().unwrap();
+    assert_eq!(
+        (last.1.as_str(), last.3),
+        ("submission.graded", 1),
+        "{last:?}"
+    );
+    assert_eq!(received.lock().unwrap().len(), 2);
 }
 
 #[tokio::test]

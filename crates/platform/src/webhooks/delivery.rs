@@ -113,7 +113,8 @@ pub(super) struct AttemptOutcome {
 }
 
 pub(super) enum Attempt {
-    /// Nothing to send: delivered already, or the delivery or its endpoint is gone.
+    /// Nothing (more) to send: delivered or failed already, the delivery or its endpoint
+    /// is gone, or the endpoint is inactive (the delivery is then recorded as failed).
     Skipped,
     Done(AttemptOutcome),
 }
@@ -155,7 +156,10 @@ pub(super) async fn attempt(
         return Ok(Attempt::Skipped);
     }
     let started = Instant::now();
-    let (status_code, error) = if !p.active && p.event != "ping" {
+    // An endpoint switched off after the event: the delivery fails at once, no retries.
+    let inactive = !p.active && p.event != "ping";
+    let last = last || inactive;
+    let (status_code, error) = if inactive {
         (None, Some("the endpoint is inactive".to_string()))
     } else {
         let secret = outbound
@@ -212,6 +216,9 @@ pub(super) async fn attempt(
     .await?;
     tx.commit().await?;
     tracing::info!(delivery = id, status, ?status_code, "webhook attempt");
+    if inactive {
+        return Ok(Attempt::Skipped);
+    }
     Ok(Attempt::Done(AttemptOutcome {
         delivered,
         status_code,
