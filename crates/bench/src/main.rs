@@ -206,7 +206,14 @@ async fn run_with_cluster(
     let serve = |env: Environment| {
         let db = db.clone();
         async move {
-            let state = platform::http::AppState::new(db, platform::http::ServiceConfig::new(env));
+            let outbound = platform::outbound::Outbound::new(
+                platform::outbound::EgressConfig::default(),
+                &platform::config::Secret::new(platform::auth::token::random_password()),
+            )?;
+            let state = platform::http::AppState::new(
+                db,
+                platform::http::ServiceConfig::new(env, outbound),
+            );
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
             let addr = listener.local_addr()?;
             let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

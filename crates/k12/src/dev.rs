@@ -139,11 +139,18 @@ async fn run_with_cluster(
 
     // Background jobs and schedules, stopped by the same signal as the API and awaited
     // below, before PostgreSQL stops.
-    let worker = crate::worker::spawn_in_dev(db.clone())?;
+    let env = platform::config::Environment::Development;
+    let egress = platform::outbound::egress_config(&platform::config::ProcessEnv, env)?;
+    let outbound = platform::outbound::Outbound::new(
+        egress,
+        &platform::config::Secret::new(state.secret_key.clone()),
+    )?;
+    let worker = crate::worker::spawn_in_dev(db.clone(), outbound.clone())?;
     let app_state = platform::http::AppState::new(
         db,
         platform::http::ServiceConfig {
-            env: platform::config::Environment::Development,
+            env,
+            outbound,
             cors_origins: dev_cors_origins()?,
         },
     );

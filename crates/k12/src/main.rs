@@ -171,11 +171,14 @@ async fn serve() -> anyhow::Result<()> {
     use platform::config::{Config, ProcessEnv};
     let config = Config::from_vars(&ProcessEnv)?;
     let db = platform::db::Db::from_config(&config.database)?;
+    let egress = platform::outbound::egress_config(&ProcessEnv, config.env)?;
+    let outbound = platform::outbound::Outbound::new(egress, &config.secret_key)?;
     let state = platform::http::AppState::new(
         db,
         platform::http::ServiceConfig {
             env: config.env,
             cors_origins: config.cors_origins.clone(),
+            outbound,
         },
     );
     let listener = tokio::net::TcpListener::bind(config.listen)

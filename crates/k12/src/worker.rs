@@ -2,11 +2,14 @@
 //!
 //! Configuration from the environment: `DATABASE_URL` (and the `K12_DB_POOL_*` pool
 //! settings) plus the `K12_WORKER_*` variables of [`WorkerConfig::from_vars`]. Any
-//! number of workers may share a database.
+//! number of workers may share a database. Webhook delivery also needs `K12_SECRET_KEY`
+//! (the key that opens the stored signing secrets) and honours `K12_DNS_SERVERS` and
+//! `K12_URL_*` (docs/url-guard.md); without the key those jobs fail and retry.
 
-use platform::config::{DatabaseConfig, ProcessEnv};
+use platform::config::{DatabaseConfig, Environment, ProcessEnv, Secret, VarSource};
 use platform::db::Db;
 use platform::jobs::{clock_from_vars, Worker, WorkerConfig};
+use platform::outbound::{egress_config, Outbound};
 
 /// The production worker process.
 pub async fn run() -> anyhow::Result<()> {
@@ -14,20 +17,38 @@ pub async fn run() -> anyhow::Result<()> {
     let config = WorkerConfig::from_vars(&ProcessEnv)?;
     let clock = clock_from_vars(&ProcessEnv)?;
     let db = Db::from_config(&database)?;
-    Worker::new(db, config)
-        .with_clock(clock)
-        .run(crate::shutdown_signal())
-        .await
+    let mut worker = Worker::new(db, config).with_clock(clock);
+    match ProcessEnv.get("K12_SECRET_KEY") {
+        Some(key) if key.len() >= 32 => {
+            let env = match ProcessEnv.get("K12_ENV").as_deref() {
+                Some("development") => Environment::Development,
+                _ => Environment::Production,
+            };
+            let egress = egress_config(&ProcessEnv, env)?;
+            worker = worker.with_outbound(Outbound::new(egress, &Secret::new(key))?);
+        }
+        Some(_) => {
+            anyhow::bail!("invalid configuration: K12_SECRET_KEY: must be at least 32 characters")
+        }
+        None => tracing::warn!(
+            "K12_SECRET_KEY is not set: webhook deliveries will fail and retry on this worker"
+        ),
+    }
+    worker.run(crate::shutdown_signal()).await
 }
 
 /// The worker inside `k12 dev`: same code, `K12_WORKER_*` honoured, stops on the same
 /// signal as the API.
-pub fn spawn_in_dev(db: Db) -> anyhow::Result<tokio::task::JoinHandle<anyhow::Result<()>>> {
+pub fn spawn_in_dev(
+    db: Db,
+    outbound: Outbound,
+) -> anyhow::Result<tokio::task::JoinHandle<anyhow::Result<()>>> {
     let config = WorkerConfig::from_vars(&ProcessEnv)?;
     let clock = clock_from_vars(&ProcessEnv)?;
     Ok(tokio::spawn(
         Worker::new(db, config)
             .with_clock(clock)
+            .with_outbound(outbound)
             .run(crate::shutdown_signal()),
     ))
 }

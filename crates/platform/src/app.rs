@@ -34,6 +34,8 @@ pub fn register(api: &mut Api) {
     crate::quizzes::routes::register(api);
     crate::standards::routes::register(api);
     crate::jobs::routes::register(api);
+    crate::webhooks::routes::register(api);
+    crate::integrations::routes::register(api);
 }
 
 /// Request ids: a per-process random prefix and a counter; an incoming `x-request-id`

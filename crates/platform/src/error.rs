@@ -34,6 +34,10 @@ pub enum ApiError {
     UnsupportedMediaType(String),
     #[error("{message}")]
     Unprocessable { message: String, details: Value },
+    /// A user-supplied URL the URL guard refused (docs/url-guard.md): 422 `unsafe_url`
+    /// with the field and the guard's rule name (`reason`) in the details.
+    #[error("{field}: the URL is not allowed ({reason})")]
+    UnsafeUrl { field: String, reason: &'static str },
     #[error("too many requests; retry after {retry_after_secs} s")]
     TooManyRequests { retry_after_secs: u64 },
     #[error("service unavailable")]
@@ -52,6 +56,14 @@ impl ApiError {
         Self::Unprocessable {
             details: json!({ "field": field, "reason": message }),
             message: format!("{field}: {message}"),
+        }
+    }
+
+    /// A 422 `unsafe_url`: `reason` is the URL guard's rule name, e.g. `loopback_address`.
+    pub fn unsafe_url(field: impl Into<String>, reason: &'static str) -> Self {
+        Self::UnsafeUrl {
+            field: field.into(),
+            reason,
         }
     }
 
@@ -91,6 +103,11 @@ impl ApiError {
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "validation_failed",
                 details.clone(),
+            ),
+            Self::UnsafeUrl { field, reason } => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "unsafe_url",
+                json!({ "field": field, "reason": reason }),
             ),
             Self::TooManyRequests { retry_after_secs } => (
                 StatusCode::TOO_MANY_REQUESTS,

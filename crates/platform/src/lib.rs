@@ -3,7 +3,7 @@
 //!
 //! Imports go one way, down: [`app`] (router assembly and serving) → features (one folder
 //! each, with its `routes.rs`) → the floor ([`http`], [`auth`], [`audit`]) → [`error`],
-//! [`request`], [`db`], [`config`]. See `docs/ARCHITECTURE.md` for the map.
+//! [`request`], [`db`], [`config`], [`outbound`]. See `docs/ARCHITECTURE.md` for the map.
 
 pub mod app;
 pub mod assignments;
@@ -17,11 +17,14 @@ pub mod discussions;
 pub mod error;
 pub mod http;
 pub mod identity;
+pub mod integrations;
 pub mod jobs;
 pub mod login;
 pub mod meta;
 pub mod operators;
+pub mod outbound;
 pub mod quizzes;
 pub mod request;
 pub mod standards;
 pub mod tenancy;
+pub mod webhooks;

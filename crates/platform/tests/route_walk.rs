@@ -377,6 +377,55 @@ fn expectations() -> BTreeMap<(&'static str, &'static str), [u16; 7]> {
             ("POST", "/api/v1/operator/schedules/{name}/run"),
             [401, 403, 403, 403, 403, 403, 202],
         ),
+        // Webhooks and integrations: tenant admins (settings:manage) of the target's school.
+        (
+            ("GET", "/api/v1/admin/webhook_endpoints"),
+            [401, 403, 403, 200, 200, 403, 403],
+        ),
+        (
+            ("POST", "/api/v1/admin/webhook_endpoints"),
+            [401, 403, 403, 201, 201, 403, 403],
+        ),
+        (
+            ("GET", "/api/v1/admin/webhook_endpoints/{id}"),
+            [401, 403, 403, 200, 404, 403, 403],
+        ),
+        (
+            ("PUT", "/api/v1/admin/webhook_endpoints/{id}"),
+            [401, 403, 403, 200, 404, 403, 403],
+        ),
+        (
+            ("DELETE", "/api/v1/admin/webhook_endpoints/{id}"),
+            [401, 403, 403, 204, 404, 403, 403],
+        ),
+        (
+            ("POST", "/api/v1/admin/webhook_endpoints/{id}/test"),
+            [401, 403, 403, 200, 404, 403, 403],
+        ),
+        (
+            ("GET", "/api/v1/admin/webhook_endpoints/{id}/deliveries"),
+            [401, 403, 403, 200, 404, 403, 403],
+        ),
+        (
+            ("GET", "/api/v1/admin/integrations"),
+            [401, 403, 403, 200, 200, 403, 403],
+        ),
+        (
+            ("POST", "/api/v1/admin/integrations"),
+            [401, 403, 403, 201, 201, 403, 403],
+        ),
+        (
+            ("GET", "/api/v1/admin/integrations/{id}"),
+            [401, 403, 403, 200, 404, 403, 403],
+        ),
+        (
+            ("PUT", "/api/v1/admin/integrations/{id}"),
+            [401, 403, 403, 200, 404, 403, 403],
+        ),
+        (
+            ("DELETE", "/api/v1/admin/integrations/{id}"),
+            [401, 403, 403, 204, 404, 403, 403],
+        ),
     ])
 }
 
@@ -417,6 +466,14 @@ fn body(method: &str, path: &str, n: usize, s: &School) -> Option<Value> {
         ("POST", "/api/v1/guardian_links") => {
             json!({"guardian_id": s.guardian.id, "student_id": s.outsider.id})
         }
+        ("POST", "/api/v1/admin/webhook_endpoints") => {
+            json!({"url": format!("https://93.184.215.14/walk/{n}"), "events": ["submission.created"]})
+        }
+        ("PUT", "/api/v1/admin/webhook_endpoints/{id}") => json!({"active": false}),
+        ("POST", "/api/v1/admin/integrations") => {
+            json!({"provider": "walk", "settings": {"base_url": "https://93.184.215.14/"}, "secrets": {"k": "v"}})
+        }
+        ("PUT", "/api/v1/admin/integrations/{id}") => json!({"status": "disabled"}),
         (m, p) if QuizWalk::covers(p) => return QuizWalk::body(m, p, n),
         (m, _) if m == "POST" || m == "PUT" => json!({}),
         _ => return None,
@@ -552,6 +609,22 @@ impl Targets<'_> {
                 tx.commit().await.unwrap();
                 id
             }
+            (_, p) if p.starts_with("/api/v1/admin/webhook_endpoints/{id}") => created(
+                app.post(
+                    "/api/v1/admin/webhook_endpoints",
+                    &s.admin.token,
+                    json!({"url": "https://93.184.215.14/hook", "events": ["enrollment.created"]}),
+                )
+                .await,
+            ),
+            (_, p) if p.starts_with("/api/v1/admin/integrations/{id}") => created(
+                app.post(
+                    "/api/v1/admin/integrations",
+                    &s.admin.token,
+                    json!({"provider": "walk"}),
+                )
+                .await,
+            ),
             (_, p) if p.contains("{id}") => panic!("no walk target for {method} {p}"),
             _ => 0,
         };

@@ -322,7 +322,8 @@ async fn every_body_less_write_checks_the_site_of_a_cookie_request() {
 
 #[tokio::test]
 async fn cors_answers_allowed_origins_only() {
-    let mut config = ServiceConfig::new(Environment::Development);
+    let outbound = testkit::test_outbound(testkit::test_egress());
+    let mut config = ServiceConfig::new(Environment::Development, outbound);
     config.cors_origins = vec!["https://app.example.org".into()];
     let app = TestApp::spawn_with_config(config).await;
     let preflight = |origin: &str| {

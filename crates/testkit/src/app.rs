@@ -5,6 +5,7 @@ use std::sync::OnceLock;
 use platform::db::{Db, TenantId};
 use platform::identity::users::{self, NewUser};
 use platform::identity::Email;
+use platform::outbound::{EgressConfig, Outbound};
 use platform::tenancy::{self, Slug};
 use reqwest::Method;
 use serde_json::Value;
@@ -58,6 +59,29 @@ pub enum Actor<'a> {
     Token(&'a str),
 }
 
+/// The `K12_SECRET_KEY` of every test app and test worker.
+pub const TEST_SECRET_KEY: &str = "test-secret-key-0123456789abcdefghijklmnop";
+
+/// Egress for tests, as in development (plain http allowed, judged by address), with no
+/// name server (a dead loopback port) and outgoing connections bound to 127.0.0.1, so
+/// nothing can leave the machine.
+pub fn test_egress() -> EgressConfig {
+    EgressConfig {
+        policy: platform::outbound::Policy {
+            allow_http: true,
+            ..Default::default()
+        },
+        dns_servers: vec![std::net::SocketAddr::from(([127, 0, 0, 1], 9))],
+        local_address: Some(std::net::IpAddr::from([127, 0, 0, 1])),
+        ..EgressConfig::default()
+    }
+}
+
+/// The guarded client for `egress` and the test sealing key (for the app and a worker).
+pub fn test_outbound(egress: EgressConfig) -> Outbound {
+    Outbound::new(egress, &platform::config::Secret::new(TEST_SECRET_KEY)).expect("outbound")
+}
+
 /// The app on loopback with its own database.
 pub struct TestApp {
     pub base_url: String,
@@ -79,7 +103,14 @@ impl TestApp {
     }
 
     pub async fn spawn_with_env(env: platform::config::Environment) -> Self {
-        Self::spawn_with_config(platform::http::ServiceConfig::new(env)).await
+        Self::spawn_with(env, test_egress()).await
+    }
+
+    /// Starts the app with its own egress configuration (e.g. an allow-listed loopback
+    /// receiver: `AllowEntry::parse("127.0.0.1:PORT")`).
+    pub async fn spawn_with(env: platform::config::Environment, egress: EgressConfig) -> Self {
+        let config = platform::http::ServiceConfig::new(env, test_outbound(egress));
+        Self::spawn_with_config(config).await
     }
 
     /// Starts the app with a service configuration of the test's choosing.

@@ -13,6 +13,6 @@ mod app;
 mod cluster;
 mod school;
 
-pub use app::{Actor, TestApp, TestUser, PASSWORD};
+pub use app::{test_egress, test_outbound, Actor, TestApp, TestUser, PASSWORD, TEST_SECRET_KEY};
 pub use cluster::{TestDb, APP_PASSWORD, OWNER_PASSWORD};
 pub use school::School;

@@ -278,8 +278,17 @@ pub async fn create(
     .fetch_one(&mut *tx)
     .await?;
     let assignment = find(&mut tx, id).await?.ok_or(ApiError::NotFound)?;
+    if assignment.status == "published" {
+        emit_published(&mut tx, id, course_id).await?;
+    }
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(assignment)))
+}
+
+/// The `assignment.published` webhook event, in the transaction that publishes.
+async fn emit_published(tx: &mut TenantTx, id: i64, course_id: i64) -> ApiResult<()> {
+    let data = json!({ "assignment_id": id, "course_id": course_id });
+    Ok(crate::webhooks::emit(tx, "assignment.published", data).await?)
 }
 
 /// Body of `PUT /api/v1/assignments/{id}`: only the fields present change; dates and
@@ -372,6 +381,9 @@ async fn transition(
             .bind(to)
             .execute(&mut *tx)
             .await?;
+        if to == "published" {
+            emit_published(&mut tx, id, current.course_id).await?;
+        }
     }
     let assignment = find(&mut tx, id).await?.ok_or(ApiError::NotFound)?;
     tx.commit().await?;

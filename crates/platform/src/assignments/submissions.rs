@@ -229,6 +229,11 @@ pub async fn create(
     .fetch_one(&mut *tx)
     .await?;
     let submission = find(&mut tx, id).await?.ok_or(ApiError::NotFound)?;
+    let data = serde_json::json!({
+        "submission_id": id, "assignment_id": assignment_id, "user_id": me.user_id,
+        "attempt_number": submission.attempt_number, "late": late,
+    });
+    crate::webhooks::emit(&mut tx, "submission.created", data).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(submission)))
 }
@@ -299,6 +304,11 @@ pub async fn grade(
     .execute(&mut *tx)
     .await?;
     let submission = find(&mut tx, id).await?.ok_or(ApiError::NotFound)?;
+    let data = serde_json::json!({
+        "submission_id": id, "assignment_id": submission.assignment_id,
+        "user_id": submission.user_id, "grade": body.grade,
+    });
+    crate::webhooks::emit(&mut tx, "submission.graded", data).await?;
     tx.commit().await?;
     Ok(Json(submission))
 }

@@ -204,6 +204,16 @@ pub async fn create_enrollments(
     audit::record_tenant(&mut tx, TenantActor::User(me.user_id), &meta,
         AuditEvent::new("enrollments.created").on("section", section_id)
             .with(json!({ "role": body.role, "user_ids": created.iter().map(|e| e.user_id).collect::<Vec<_>>() }))).await?;
+    if !created.is_empty() {
+        // One event per request, listing the enrollments made (a bulk add is one event).
+        let enrollments: Vec<_> = created
+            .iter()
+            .map(|e| json!({ "enrollment_id": e.id, "user_id": e.user_id }))
+            .collect();
+        let data = json!({ "section_id": section_id, "course_id": course_id,
+                           "role": body.role, "enrollments": enrollments });
+        crate::webhooks::emit(&mut tx, "enrollment.created", data).await?;
+    }
     tx.commit().await?;
     Ok((
         StatusCode::CREATED,

@@ -15,6 +15,7 @@ use serde_json::Value;
 
 use crate::config::Environment;
 use crate::db::Db;
+use crate::outbound::Outbound;
 
 /// Request bodies above this size answer 413.
 pub const BODY_LIMIT_BYTES: usize = 1024 * 1024;
@@ -23,15 +24,18 @@ pub const BODY_LIMIT_BYTES: usize = 1024 * 1024;
 #[derive(Clone, Debug)]
 pub struct ServiceConfig {
     pub env: Environment,
+    /// The guarded client for user-supplied URLs and the key sealing stored secrets.
+    pub outbound: Outbound,
     /// Origins allowed by CORS and by the cross-site request check (`K12_CORS_ORIGINS`).
     pub cors_origins: Vec<String>,
 }
 
 impl ServiceConfig {
-    /// The configuration of an environment with nothing else allowed.
-    pub fn new(env: Environment) -> Self {
+    /// The configuration of an environment with no foreign origin allowed.
+    pub fn new(env: Environment, outbound: Outbound) -> Self {
         Self {
             env,
+            outbound,
             cors_origins: Vec::new(),
         }
     }

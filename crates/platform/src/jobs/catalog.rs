@@ -3,11 +3,14 @@
 
 use super::kinds::{CleanupExpired, Probe};
 use super::{Registry, Schedule};
+use crate::webhooks::DeliverWebhook;
 
 /// The kinds every worker runs.
 pub fn registry() -> Registry {
     let mut r = Registry::new();
-    r.register::<Probe>().register::<CleanupExpired>();
+    r.register::<Probe>()
+        .register::<CleanupExpired>()
+        .register::<DeliverWebhook>();
     r
 }
 

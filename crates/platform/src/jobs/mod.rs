@@ -96,6 +96,8 @@ pub struct JobContext {
     pub job_id: i64,
     pub attempt: i32,
     pub worker: std::sync::Arc<str>,
+    /// The guarded HTTP client and the sealing key, when the worker was given them.
+    pub outbound: Option<crate::outbound::Outbound>,
 }
 
 /// An error that no retry can fix (a payload that no longer parses, a record that is

@@ -21,6 +21,7 @@ use super::{
 };
 use crate::config::{ConfigError, VarSource};
 use crate::db::Db;
+use crate::outbound::Outbound;
 
 /// How a worker process behaves; see [`WorkerConfig::from_vars`] for the variables.
 #[derive(Clone, Debug)]
@@ -210,6 +211,7 @@ pub struct Worker {
     registry: Registry,
     schedules: Vec<Schedule>,
     clock: Arc<dyn Clock>,
+    outbound: Option<Outbound>,
 }
 
 /// What the job tasks share.
@@ -219,6 +221,7 @@ struct Shared {
     id: Arc<str>,
     config: WorkerConfig,
     registry: Registry,
+    outbound: Option<Outbound>,
 }
 
 impl Worker {
@@ -230,7 +233,15 @@ impl Worker {
             registry: catalog::registry(),
             schedules: catalog::schedules(),
             clock: Arc::new(SystemClock),
+            outbound: None,
         }
+    }
+
+    /// Gives jobs the guarded HTTP client and the sealing key (webhook delivery needs
+    /// them; without them such jobs fail and retry).
+    pub fn with_outbound(mut self, outbound: Outbound) -> Self {
+        self.outbound = Some(outbound);
+        self
     }
 
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
@@ -259,6 +270,7 @@ impl Worker {
             registry,
             schedules,
             clock,
+            outbound,
         } = self;
         tracing::info!(
             worker = %config.id,
@@ -295,6 +307,7 @@ impl Worker {
             id: config.id.clone().into(),
             config,
             registry,
+            outbound,
         });
         claim_loop(shared, wake, stop).await;
         signal.abort();
@@ -401,6 +414,7 @@ async fn execute(sh: Arc<Shared>, job: Claimed, mut release: watch::Receiver<boo
             job_id: job.id,
             attempt: job.attempts,
             worker: sh.id.clone(),
+            outbound: sh.outbound.clone(),
         };
         let started = Instant::now();
         let outcome = match sh.registry.start(&job.kind, job.payload.clone(), ctx) {
