@@ -22,6 +22,7 @@ pub mod login;
 pub mod meta;
 pub mod operators;
 pub mod quizzes;
+pub mod ratelimit;
 pub mod request;
 pub mod standards;
 pub mod tenancy;

@@ -5,6 +5,7 @@ use std::sync::OnceLock;
 use platform::db::{Db, TenantId};
 use platform::identity::users::{self, NewUser};
 use platform::identity::Email;
+use platform::ratelimit::{Limit, Quota, RateLimiter, Settings};
 use platform::tenancy::{self, Slug};
 use reqwest::Method;
 use serde_json::Value;
@@ -39,6 +40,18 @@ fn install_statement_counter() {
         let subscriber = tracing_subscriber::registry().with(platform::http::statements::layer());
         let _ = tracing::subscriber::set_global_default(subscriber);
     });
+}
+
+/// Rate limits no test meets unless it sets its own: a million per minute each, and the
+/// default login lockout.
+pub fn generous_limits() -> Settings {
+    let mut settings = Settings::defaults(platform::config::Environment::Development);
+    for limit in Limit::ALL {
+        settings
+            .quotas
+            .set(limit, Quota::new(1_000_000, 60).expect("quota"));
+    }
+    settings
 }
 
 /// A user made by a factory, with a session token once signed in.
@@ -79,10 +92,21 @@ impl TestApp {
     }
 
     pub async fn spawn_with_env(env: platform::config::Environment) -> Self {
+        Self::spawn_with_limits(env, generous_limits(), None).await
+    }
+
+    /// Starts the app with these rate-limit settings, in-process or through Redis.
+    pub async fn spawn_with_limits(
+        env: platform::config::Environment,
+        limits: Settings,
+        redis_url: Option<&str>,
+    ) -> Self {
         install_statement_counter();
         let db = TestDb::new().await;
+        let limiter = RateLimiter::from_config(limits, redis_url).expect("rate limiter");
         let state =
-            platform::http::AppState::new(db.db.clone(), platform::http::ServiceConfig { env });
+            platform::http::AppState::new(db.db.clone(), platform::http::ServiceConfig { env })
+                .with_limiter(limiter);
         let router = platform::app::router(state);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await

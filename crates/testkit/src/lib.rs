@@ -8,11 +8,14 @@
 //!   database cloned from it, dropped when the test's [`TestDb`] is dropped.
 //! * [`TestApp`] serves the real router on a loopback port, with factories and login
 //!   helpers.
+//! * [`RedisServer`]: a private `redis-server` on loopback for the rate-limit tests.
 
 mod app;
 mod cluster;
+mod redis;
 mod school;
 
-pub use app::{Actor, TestApp, TestUser};
+pub use app::{generous_limits, Actor, TestApp, TestUser};
 pub use cluster::{TestDb, APP_PASSWORD, OWNER_PASSWORD};
+pub use redis::RedisServer;
 pub use school::School;
