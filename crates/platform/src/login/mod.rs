@@ -271,7 +271,8 @@ pub async fn operator_login(
     match row {
         Some((id, email, name, _, false)) if verified => {
             let (token, expires_at) = session::create_operator_session(&mut tx, id, &meta).await?;
-            lockout::operator_succeeded(&mut tx, &email, meta.ip).await?;
+            // `email` here is the stored spelling; failures are kept under the login's.
+            lockout::operator_succeeded(&mut tx, &email.to_lowercase(), meta.ip).await?;
             audit::record_platform(
                 &mut tx,
                 Some(id),
