@@ -9,6 +9,8 @@ need=()
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || need+=(postgresql)
 command -v pgbench >/dev/null || need+=(postgresql-contrib)
 python3 -m venv --help >/dev/null 2>&1 || need+=(python3-venv)
+# The rate-limit tests start their own redis-server on a free loopback port.
+command -v redis-server >/dev/null || need+=(redis-server)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"
   "${sudo_cmd[@]}" apt-get update -qq
@@ -17,4 +19,10 @@ fi
 # A package install may start the distribution's own cluster; we never use it.
 if [ ${#need[@]} -gt 0 ] && command -v pg_ctlcluster >/dev/null; then
   "${sudo_cmd[@]}" service postgresql stop >/dev/null 2>&1 || true
+fi
+# Likewise the distribution's Redis service: the tests run their own, and nothing may
+# depend on one that happens to be up.
+if [ ${#need[@]} -gt 0 ] && [[ " ${need[*]} " == *" redis-server "* ]]; then
+  "${sudo_cmd[@]}" service redis-server stop >/dev/null 2>&1 || true
+  command -v systemctl >/dev/null && "${sudo_cmd[@]}" systemctl disable redis-server >/dev/null 2>&1 || true
 fi

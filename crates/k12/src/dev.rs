@@ -80,6 +80,15 @@ struct DevJson<'a> {
 }
 
 pub async fn run(args: DevArgs) -> anyhow::Result<()> {
+    // Rate limits: ten times the production defaults unless K12_RATE_LIMITS says
+    // otherwise; shared through Redis only when REDIS_URL is set. Checked before anything
+    // starts, so a bad value stops `k12 dev` naming the variable.
+    let limits = platform::ratelimit::Settings::from_vars(
+        &platform::config::ProcessEnv,
+        platform::config::Environment::Development,
+    )?;
+    let redis_url = platform::config::VarSource::get(&platform::config::ProcessEnv, "REDIS_URL");
+    let limiter = platform::ratelimit::RateLimiter::from_config(limits, redis_url.as_deref())?;
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("creating {}", args.data_dir.display()))?;
     let dir = args.data_dir.canonicalize()?;
@@ -94,7 +103,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     cluster.start(0)?;
     tracing::info!(port = cluster.port, "PostgreSQL started");
 
-    let result = run_with_cluster(&args, &dir, &mut state, &cluster).await;
+    let result = run_with_cluster(&args, &dir, &mut state, &cluster, limiter).await;
     tracing::info!("stopping PostgreSQL");
     let stopped = cluster.stop();
     let _ = std::fs::remove_file(dir.join("dev.json"));
@@ -107,6 +116,7 @@ async fn run_with_cluster(
     dir: &Path,
     state: &mut DevState,
     cluster: &Cluster,
+    limiter: platform::ratelimit::RateLimiter,
 ) -> anyhow::Result<()> {
     let superuser = cluster.url("postgres", &state.superuser_password, "postgres");
     db::bootstrap_roles(
@@ -153,7 +163,8 @@ async fn run_with_cluster(
             outbound,
             cors_origins: dev_cors_origins()?,
         },
-    );
+    )
+    .with_limiter(limiter);
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("--listen: cannot listen on {}", args.listen))?;

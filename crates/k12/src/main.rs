@@ -170,6 +170,11 @@ pub async fn shutdown_signal() {
 async fn serve() -> anyhow::Result<()> {
     use platform::config::{Config, ProcessEnv};
     let config = Config::from_vars(&ProcessEnv)?;
+    let limits = platform::ratelimit::Settings::from_vars(&ProcessEnv, config.env)?;
+    let limiter = platform::ratelimit::RateLimiter::from_config(
+        limits,
+        config.redis_url.as_ref().map(|u| u.expose()),
+    )?;
     let db = platform::db::Db::from_config(&config.database)?;
     let egress = platform::outbound::egress_config(&ProcessEnv, config.env)?;
     let outbound = platform::outbound::Outbound::new(egress, &config.secret_key)?;
@@ -180,7 +185,8 @@ async fn serve() -> anyhow::Result<()> {
             cors_origins: config.cors_origins.clone(),
             outbound,
         },
-    );
+    )
+    .with_limiter(limiter);
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| anyhow::anyhow!("K12_LISTEN: cannot listen on {}: {e}", config.listen))?;

@@ -400,6 +400,30 @@ fn invalid_configuration_stops_serve_naming_the_variable() {
             ],
             "K12_ENV",
         ),
+        (
+            &[
+                ("DATABASE_URL", "postgres://a@127.0.0.1/b"),
+                ("K12_SECRET_KEY", "0123456789abcdef0123456789abcdef"),
+                ("K12_RATE_LIMITS", "api=300"),
+            ],
+            "K12_RATE_LIMITS",
+        ),
+        (
+            &[
+                ("DATABASE_URL", "postgres://a@127.0.0.1/b"),
+                ("K12_SECRET_KEY", "0123456789abcdef0123456789abcdef"),
+                ("K12_TRUSTED_PROXIES", "10.0.0.0/99"),
+            ],
+            "K12_TRUSTED_PROXIES",
+        ),
+        (
+            &[
+                ("DATABASE_URL", "postgres://a@127.0.0.1/b"),
+                ("K12_SECRET_KEY", "0123456789abcdef0123456789abcdef"),
+                ("K12_LOGIN_LOCKOUT", "ten"),
+            ],
+            "K12_LOGIN_LOCKOUT",
+        ),
     ];
     for (vars, named) in cases {
         let out = Command::new(K12)

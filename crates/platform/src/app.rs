@@ -70,6 +70,12 @@ pub fn router(state: AppState) -> Router {
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .with_state(state.clone())
+        // Rate limits: the client's address for everything below, and the `api` limit
+        // on every request under /api/v1 (named per-route limits are in the registry).
+        .layer(axum::middleware::from_fn_with_state(
+            state.limiter.clone(),
+            crate::ratelimit::limit_api,
+        ))
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
         .layer(axum::middleware::from_fn_with_state(
             state.config.env,

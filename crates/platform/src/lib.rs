@@ -24,6 +24,7 @@ pub mod meta;
 pub mod operators;
 pub mod outbound;
 pub mod quizzes;
+pub mod ratelimit;
 pub mod request;
 pub mod standards;
 pub mod tenancy;

@@ -7,6 +7,11 @@ use std::net::{IpAddr, SocketAddr};
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 
+/// The client's address when it is not simply the socket peer (a trusted proxy's
+/// `X-Forwarded-For`); the rate limiter puts it in the request extensions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClientIp(pub IpAddr);
+
 /// Who sent the request and how to find it in the logs; recorded in audit rows.
 #[derive(Clone, Debug, Default)]
 pub struct RequestMeta {
@@ -33,10 +38,12 @@ impl RequestMeta {
                 .map(|s| s.chars().take(500).collect::<String>())
         };
         Self {
-            ip: parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|c| c.0.ip()),
+            ip: parts.extensions.get::<ClientIp>().map(|c| c.0).or_else(|| {
+                parts
+                    .extensions
+                    .get::<ConnectInfo<SocketAddr>>()
+                    .map(|c| c.0.ip())
+            }),
             user_agent: header("user-agent"),
             request_id: header("x-request-id"),
         }

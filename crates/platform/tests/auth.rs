@@ -146,8 +146,30 @@ async fn setup_tokens_are_single_use_and_expire() {
         (s, b["error"]["code"].as_str()),
         (422, Some("validation_failed"))
     );
+    // Common and guessable passwords are refused with the reason, and the token survives.
+    for weak in ["password123", "Summer2024!", "new@alpha.test"] {
+        let (s, b) = setup_req(setup.clone(), weak).await;
+        assert_eq!(
+            (s, b["error"]["details"]["field"].as_str()),
+            (422, Some("password")),
+            "{weak}: {b}"
+        );
+        let reason = b["error"]["details"]["reason"].as_str().unwrap();
+        assert!(
+            reason.contains("at least 10") || reason.contains("too easy to guess"),
+            "{reason}"
+        );
+    }
+    let (s, b) = setup_req(setup.clone(), "new@alpha.test").await;
+    assert!(
+        b["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("email or name"),
+        "{s} {b}"
+    );
     let (s, b) = setup_req(setup.clone(), "a-long-new-password").await;
-    assert_eq!(s, 200, "{b}");
+    assert_eq!(s, 200, "a strong passphrase: {b}");
     assert_eq!(b["kind"], "user");
     assert_eq!(
         app.get("/api/v1/me", b["token"].as_str().unwrap()).await.0,

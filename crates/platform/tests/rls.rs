@@ -17,6 +17,7 @@ const SYSTEM_TABLES: &[&str] = &[
     "job_schedules",
     "job_schedule_ticks",
     "job_probes",
+    "operator_login_failures",
 ];
 
 #[tokio::test]

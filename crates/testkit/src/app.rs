@@ -6,6 +6,7 @@ use platform::db::{Db, TenantId};
 use platform::identity::users::{self, NewUser};
 use platform::identity::Email;
 use platform::outbound::{EgressConfig, Outbound};
+use platform::ratelimit::{Limit, Quota, RateLimiter, Settings};
 use platform::tenancy::{self, Slug};
 use reqwest::Method;
 use serde_json::Value;
@@ -40,6 +41,18 @@ fn install_statement_counter() {
         let subscriber = tracing_subscriber::registry().with(platform::http::statements::layer());
         let _ = tracing::subscriber::set_global_default(subscriber);
     });
+}
+
+/// Rate limits no test meets unless it sets its own: a million per minute each, and the
+/// default login lockout.
+pub fn generous_limits() -> Settings {
+    let mut settings = Settings::defaults(platform::config::Environment::Development);
+    for limit in Limit::ALL {
+        settings
+            .quotas
+            .set(limit, Quota::new(1_000_000, 60).expect("quota"));
+    }
+    settings
 }
 
 /// A user made by a factory, with a session token once signed in.
@@ -115,9 +128,28 @@ impl TestApp {
 
     /// Starts the app with a service configuration of the test's choosing.
     pub async fn spawn_with_config(config: platform::http::ServiceConfig) -> Self {
+        Self::spawn_full(config, generous_limits(), None).await
+    }
+
+    /// Starts the app with these rate-limit settings, in-process or through Redis.
+    pub async fn spawn_with_limits(
+        env: platform::config::Environment,
+        limits: Settings,
+        redis_url: Option<&str>,
+    ) -> Self {
+        let config = platform::http::ServiceConfig::new(env, test_outbound(test_egress()));
+        Self::spawn_full(config, limits, redis_url).await
+    }
+
+    async fn spawn_full(
+        config: platform::http::ServiceConfig,
+        limits: Settings,
+        redis_url: Option<&str>,
+    ) -> Self {
         install_statement_counter();
         let db = TestDb::new().await;
-        let state = platform::http::AppState::new(db.db.clone(), config);
+        let limiter = RateLimiter::from_config(limits, redis_url).expect("rate limiter");
+        let state = platform::http::AppState::new(db.db.clone(), config).with_limiter(limiter);
         let router = platform::app::router(state);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await

@@ -8,11 +8,17 @@
 //!   database cloned from it, dropped when the test's [`TestDb`] is dropped.
 //! * [`TestApp`] serves the real router on a loopback port, with factories and login
 //!   helpers.
+//! * [`RedisServer`]: a private `redis-server` on loopback for the rate-limit tests.
 
 mod app;
 mod cluster;
+mod redis;
 mod school;
 
-pub use app::{test_egress, test_outbound, Actor, TestApp, TestUser, PASSWORD, TEST_SECRET_KEY};
+pub use app::{
+    generous_limits, test_egress, test_outbound, Actor, TestApp, TestUser, PASSWORD,
+    TEST_SECRET_KEY,
+};
 pub use cluster::{TestDb, APP_PASSWORD, OWNER_PASSWORD};
+pub use redis::RedisServer;
 pub use school::School;

@@ -53,7 +53,11 @@ pub async fn verify(password: String, stored: Option<String>) -> anyhow::Result<
     .await?
 }
 
-/// The password rules for accounts that set their own password.
+/// The lowest zxcvbn score (0-4) a new password may have: 3 is "safely unguessable:
+/// moderate protection from offline slow-hash scenarios" (10^10 guesses).
+const MIN_SCORE: u8 = 3;
+
+/// The length rules for accounts that set their own password; cheap, checked first.
 pub fn validate_new(password: &str) -> Result<(), ApiError> {
     let n = password.chars().count();
     if n < 10 {
@@ -69,4 +73,69 @@ pub fn validate_new(password: &str) -> Result<(), ApiError> {
         ));
     }
     Ok(())
+}
+
+/// Refuses common and guessable passwords (zxcvbn score below 3), judged with the
+/// account's own details (email and its parts, names) as known words, and says why.
+pub fn check_strength(password: &str, user_inputs: &[&str]) -> Result<(), ApiError> {
+    validate_new(password)?;
+    let mut inputs: Vec<&str> = Vec::new();
+    for input in user_inputs {
+        inputs.push(input);
+        inputs.extend(
+            input
+                .split(['@', '.', '-', '_', '+', ' '])
+                .filter(|p| p.len() > 2),
+        );
+    }
+    let entropy = zxcvbn::zxcvbn(password, &inputs);
+    if u8::from(entropy.score()) >= MIN_SCORE {
+        return Ok(());
+    }
+    let mut reason = String::from("is too easy to guess");
+    if let Some(feedback) = entropy.feedback() {
+        if let Some(warning) = feedback.warning() {
+            reason.push_str(&format!(": {warning}"));
+        }
+        if let Some(suggestion) = feedback.suggestions().first() {
+            reason.push_str(&format!(" ({suggestion})"));
+        }
+    }
+    if inputs
+        .iter()
+        .any(|i| i.len() > 2 && password.to_lowercase().contains(&i.to_lowercase()))
+    {
+        reason.push_str("; it contains your email or name");
+    }
+    Err(ApiError::invalid("password", reason))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reason(password: &str) -> Option<String> {
+        match check_strength(password, &["jane.doe@lincoln.test", "Jane", "Doe"]) {
+            Ok(()) => None,
+            Err(ApiError::Unprocessable { message, .. }) => Some(message),
+            Err(e) => panic!("unexpected {e:?}"),
+        }
+    }
+
+    #[test]
+    fn common_and_personal_passwords_are_refused_with_a_reason() {
+        for weak in ["password123", "Summer2024!", "jane.doe@lincoln.test"] {
+            let r = reason(weak).unwrap_or_else(|| panic!("{weak} was accepted"));
+            assert!(r.starts_with("password: "), "{r}");
+        }
+        assert!(reason("short").unwrap().contains("at least 10"));
+        assert!(reason("jane.doe@lincoln.test")
+            .unwrap()
+            .contains("email or name"));
+        assert_eq!(reason("violet cactus juggles quietly"), None);
+        assert_eq!(reason("correct-horse-battery"), None);
+        assert_eq!(reason("second-operator-pw"), None);
+        assert_eq!(reason("a-long-new-password"), None);
+        assert_eq!(reason("operator-password"), None);
+    }
 }

@@ -17,6 +17,7 @@ use super::AppState;
 use crate::auth::permission::Access;
 use crate::auth::session::{self, Actor};
 use crate::error::ApiError;
+use crate::ratelimit::{self, Limit};
 
 /// One documented operation.
 pub struct Operation {
@@ -29,6 +30,7 @@ pub struct Operation {
     request: Option<fn(&mut SchemaGenerator) -> Schema>,
     query: Option<fn(&mut SchemaGenerator) -> Schema>,
     response: Option<fn(&mut SchemaGenerator) -> Schema>,
+    limits: Vec<Limit>,
 }
 
 fn schema_of<T: JsonSchema>(g: &mut SchemaGenerator) -> Schema {
@@ -47,6 +49,7 @@ impl Operation {
             request: None,
             query: None,
             response: None,
+            limits: Vec::new(),
         }
     }
     pub fn get(path: &'static str, access: Access) -> Self {
@@ -77,6 +80,13 @@ impl Operation {
     pub fn response<T: JsonSchema>(mut self, status: StatusCode) -> Self {
         self.status = status;
         self.response = Some(schema_of::<T>);
+        self
+    }
+    /// Puts the route under a named rate limit (besides `api`, which covers every
+    /// route); checked after authentication, so user- and tenant-keyed limits see who
+    /// is calling.
+    pub fn limit(mut self, limit: Limit) -> Self {
+        self.limits.push(limit);
         self
     }
     pub fn method(&self) -> &Method {
@@ -124,13 +134,21 @@ impl Api {
         T: 'static,
     {
         let access = op.access;
-        let route =
-            on(filter(&op.method), handler).route_layer(axum::middleware::from_fn_with_state(
-                self.state.clone(),
-                move |state: State<AppState>, req: Request, next: Next| {
-                    authorize(state, access, req, next)
+        let mut route = on(filter(&op.method), handler);
+        for &limit in &op.limits {
+            let limiter = self.state.limiter.clone();
+            route = route.route_layer(axum::middleware::from_fn(
+                move |req: Request, next: Next| {
+                    ratelimit::limit_route(limiter.clone(), limit, req, next)
                 },
             ));
+        }
+        let route = route.route_layer(axum::middleware::from_fn_with_state(
+            self.state.clone(),
+            move |state: State<AppState>, req: Request, next: Next| {
+                authorize(state, access, req, next)
+            },
+        ));
         let router = std::mem::take(&mut self.router);
         self.router = router.route(op.path, route);
         self.operations.push(op);
@@ -272,6 +290,16 @@ fn openapi(operations: &[Operation]) -> Value {
             responses.insert(
                 "404".into(),
                 error_response("No such record in your tenant"),
+            );
+        }
+        if !op.limits.is_empty() {
+            responses.insert(
+                "429".into(),
+                error_response("Rate limited; see Retry-After and the RateLimit headers"),
+            );
+            operation.insert(
+                "x-rate-limits".into(),
+                json!(op.limits.iter().map(|l| l.name()).collect::<Vec<_>>()),
             );
         }
         operation.insert("responses".into(), Value::Object(responses));

@@ -16,6 +16,7 @@ use serde_json::Value;
 use crate::config::Environment;
 use crate::db::Db;
 use crate::outbound::Outbound;
+use crate::ratelimit::{RateLimiter, Settings};
 
 /// Request bodies above this size answer 413.
 pub const BODY_LIMIT_BYTES: usize = 1024 * 1024;
@@ -46,16 +47,27 @@ impl ServiceConfig {
 pub struct AppState {
     pub db: Db,
     pub config: Arc<ServiceConfig>,
+    /// Rate limits and the login lockout policy (`ratelimit`).
+    pub limiter: RateLimiter,
     openapi: Arc<OnceLock<Value>>,
 }
 
 impl AppState {
+    /// State with the environment's default rate limits, in this process; see
+    /// [`AppState::with_limiter`].
     pub fn new(db: Db, config: ServiceConfig) -> Self {
         Self {
             db,
+            limiter: RateLimiter::in_process(Settings::defaults(config.env)),
             config: Arc::new(config),
             openapi: Arc::new(OnceLock::new()),
         }
+    }
+
+    /// Replaces the rate limiter (configured limits, a Redis store).
+    pub fn with_limiter(mut self, limiter: RateLimiter) -> Self {
+        self.limiter = limiter;
+        self
     }
 
     /// Records the OpenAPI document once the router is built.

@@ -1,5 +1,6 @@
 //! `POST /auth/login`, `/auth/logout`, `/auth/setup`, `GET /me`, `POST /operator/login`.
 
+pub mod lockout;
 pub mod routes;
 
 use axum::extract::State;
@@ -21,11 +22,6 @@ use crate::http::extract::ApiJson;
 use crate::http::AppState;
 use crate::request::RequestMeta;
 use crate::tenancy;
-
-/// Failed logins for one email within this window ...
-const THROTTLE_WINDOW_MINUTES: i32 = 15;
-/// ... beyond this many answer 429 until the window passes.
-const THROTTLE_MAX_FAILURES: i64 = 10;
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -114,32 +110,6 @@ async fn session_user(tx: &mut crate::db::TenantTx, user_id: i64) -> ApiResult<S
     })
 }
 
-/// 429 once an email has failed to sign in too often within the window; the failures
-/// are the audit rows the login itself writes.
-async fn check_throttle(
-    conn: &mut sqlx::PgConnection,
-    audit_table: &'static str,
-    event: &'static str,
-    email: &str,
-) -> ApiResult<()> {
-    let (recent_failures,): (i64,) = sqlx::query_as(&format!(
-        "SELECT count(*) FROM {audit_table}
-          WHERE event_type = $1 AND metadata->>'email' = $2
-            AND created_at > now() - make_interval(mins => $3)"
-    ))
-    .bind(event)
-    .bind(email)
-    .bind(THROTTLE_WINDOW_MINUTES)
-    .fetch_one(conn)
-    .await?;
-    if recent_failures >= THROTTLE_MAX_FAILURES {
-        return Err(ApiError::TooManyRequests {
-            retry_after_secs: (THROTTLE_WINDOW_MINUTES * 60) as u64,
-        });
-    }
-    Ok(())
-}
-
 /// The email a login names, lowercased; both fields must be present and of sane size.
 fn login_email(email: &str, password: &str) -> ApiResult<String> {
     let email = email.trim().to_lowercase();
@@ -182,8 +152,18 @@ pub async fn login(
     };
     sys.commit().await?;
 
+    let policy = state.limiter.lockout();
     let mut tx = state.db.tenant(tenant).await?;
-    check_throttle(&mut tx, "audit_logs", "auth.login_failed", &email).await?;
+    let standing = lockout::tenant_standing(&mut tx, policy, &email, meta.ip).await?;
+    if let Some(refused) = standing.refusal() {
+        return Err(refused);
+    }
+    if !standing.delay.is_zero() {
+        // No connection is held while waiting.
+        tx.commit().await?;
+        tokio::time::sleep(standing.delay).await;
+        tx = state.db.tenant(tenant).await?;
+    }
     let user: Option<(i64, Option<String>, bool)> = sqlx::query_as(
         "SELECT id, password_hash, disabled_at IS NOT NULL FROM users WHERE lower(email) = $1",
     )
@@ -198,6 +178,7 @@ pub async fn login(
     match user_id {
         Some(user_id) if verified && !disabled => {
             let (token, expires_at) = session::create_user_session(&mut tx, user_id, &meta).await?;
+            lockout::tenant_succeeded(&mut tx, &email, meta.ip).await?;
             audit::record_tenant(
                 &mut tx,
                 TenantActor::User(user_id),
@@ -232,6 +213,7 @@ pub async fn login(
                     .with(json!({ "email": email, "reason": reason, "user_id": user_id })),
             )
             .await?;
+            lockout::tenant_failed(&mut tx, policy, &meta, &email).await?;
             tx.commit().await?;
             Err(ApiError::InvalidCredentials(BAD_LOGIN))
         }
@@ -267,14 +249,17 @@ pub async fn operator_login(
     ApiJson(body): ApiJson<OperatorLoginRequest>,
 ) -> ApiResult<Response> {
     let email = login_email(&body.email, &body.password)?;
+    let policy = state.limiter.lockout();
     let mut tx = state.db.system().await?;
-    check_throttle(
-        &mut tx,
-        "platform_audit_logs",
-        "operator.login_failed",
-        &email,
-    )
-    .await?;
+    let standing = lockout::operator_standing(&mut tx, policy, &email, meta.ip).await?;
+    if let Some(refused) = standing.refusal() {
+        return Err(refused);
+    }
+    if !standing.delay.is_zero() {
+        tx.commit().await?;
+        tokio::time::sleep(standing.delay).await;
+        tx = state.db.system().await?;
+    }
     let row: Option<(i64, String, String, Option<String>, bool)> = sqlx::query_as(
         "SELECT id, email, name, password_hash, disabled_at IS NOT NULL FROM operators WHERE lower(email) = $1",
     )
@@ -286,6 +271,8 @@ pub async fn operator_login(
     match row {
         Some((id, email, name, _, false)) if verified => {
             let (token, expires_at) = session::create_operator_session(&mut tx, id, &meta).await?;
+            // `email` here is the stored spelling; failures are kept under the login's.
+            lockout::operator_succeeded(&mut tx, &email.to_lowercase(), meta.ip).await?;
             audit::record_platform(
                 &mut tx,
                 Some(id),
@@ -310,6 +297,7 @@ pub async fn operator_login(
                     .with(json!({ "email": email, "operator_id": other.map(|r| r.0) })),
             )
             .await?;
+            lockout::operator_failed(&mut tx, policy, &meta, &email).await?;
             tx.commit().await?;
             Err(ApiError::InvalidCredentials(BAD_LOGIN))
         }
@@ -391,7 +379,6 @@ pub async fn setup(
         return Err(ApiError::InvalidCredentials(BAD_SETUP));
     };
     let hash = token::hash(body.token.trim());
-    let new_hash = password::hash(body.password).await?;
     match owner {
         TokenOwner::User(tenant) => {
             let mut tx = state.db.tenant(tenant).await?;
@@ -404,6 +391,13 @@ pub async fn setup(
             .fetch_optional(&mut *tx)
             .await?;
             let (user_id,) = used.ok_or(ApiError::InvalidCredentials(BAD_SETUP))?;
+            let (email, first_name, last_name): (String, String, String) =
+                sqlx::query_as("SELECT email, first_name, last_name FROM users WHERE id = $1")
+                    .bind(user_id)
+                    .fetch_one(&mut *tx)
+                    .await?;
+            password::check_strength(&body.password, &[&email, &first_name, &last_name])?;
+            let new_hash = password::hash(body.password).await?;
             let enabled: Option<(i64,)> = sqlx::query_as(
                 "UPDATE users SET password_hash = $2 WHERE id = $1 AND disabled_at IS NULL RETURNING id",
             )
@@ -442,6 +436,13 @@ pub async fn setup(
             .fetch_optional(&mut *tx)
             .await?;
             let (operator_id,) = used.ok_or(ApiError::InvalidCredentials(BAD_SETUP))?;
+            let (email, name): (String, String) =
+                sqlx::query_as("SELECT email, name FROM operators WHERE id = $1")
+                    .bind(operator_id)
+                    .fetch_one(&mut *tx)
+                    .await?;
+            password::check_strength(&body.password, &[&email, &name])?;
+            let new_hash = password::hash(body.password).await?;
             sqlx::query("UPDATE operators SET password_hash = $2 WHERE id = $1")
                 .bind(operator_id)
                 .bind(&new_hash)

@@ -5,6 +5,7 @@ use axum::http::StatusCode;
 use crate::auth::permission::Access;
 use crate::http::api::{Api, Operation as Op};
 use crate::login as auth;
+use crate::ratelimit::Limit;
 
 /// Registers the sign-in routes.
 pub fn register(api: &mut Api) {
@@ -12,6 +13,7 @@ pub fn register(api: &mut Api) {
     let ok = StatusCode::OK;
     api.add(
         Op::post("/api/v1/auth/login", Public)
+            .limit(Limit::Auth)
             .summary(
                 "auth",
                 "Sign in to a school; answers a session token and sets the cookie",
@@ -28,6 +30,7 @@ pub fn register(api: &mut Api) {
     );
     api.add(
         Op::post("/api/v1/auth/setup", Public)
+            .limit(Limit::Auth)
             .summary(
                 "auth",
                 "Set a password with a single-use setup token and sign in",
@@ -47,6 +50,7 @@ pub fn register(api: &mut Api) {
     );
     api.add(
         Op::post("/api/v1/operator/login", Public)
+            .limit(Limit::Auth)
             .summary("operator", "Sign in as a platform operator")
             .request::<auth::OperatorLoginRequest>()
             .response::<auth::OperatorLoginResponse>(ok),
