@@ -140,12 +140,19 @@ async fn run_with_cluster(
     // Background jobs and schedules, stopped by the same signal as the API and awaited
     // below, before PostgreSQL stops.
     let worker = crate::worker::spawn_in_dev(db.clone())?;
+    // Objects (attachments) under the data dir unless K12_STORAGE_URL says otherwise.
+    let storage_config = storage::StorageConfig::from_lookup(
+        |k| std::env::var(k).ok(),
+        Some(format!("file://{}", dir.join("storage").display())),
+    )?;
+    let store = storage::Store::open(&storage_config)?;
     let app_state = platform::http::AppState::new(
         db,
         platform::http::ServiceConfig {
             env: platform::config::Environment::Development,
             cors_origins: dev_cors_origins()?,
         },
+        store,
     );
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await

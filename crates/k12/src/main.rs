@@ -171,12 +171,14 @@ async fn serve() -> anyhow::Result<()> {
     use platform::config::{Config, ProcessEnv};
     let config = Config::from_vars(&ProcessEnv)?;
     let db = platform::db::Db::from_config(&config.database)?;
+    let store = storage::Store::open(&config.storage)?;
     let state = platform::http::AppState::new(
         db,
         platform::http::ServiceConfig {
             env: config.env,
             cors_origins: config.cors_origins.clone(),
         },
+        store,
     );
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await

@@ -63,13 +63,36 @@ pub struct TestApp {
     pub base_url: String,
     pub client: reqwest::Client,
     pub db: TestDb,
+    /// The app's object store: a file store in a temporary directory unless the test
+    /// passed one ([`TestApp::spawn_with_store`]).
+    pub store: storage::Store,
+    /// The temporary directory of the default file store, removed on drop.
+    store_dir: Option<std::path::PathBuf>,
     server: tokio::task::JoinHandle<()>,
 }
 
 impl Drop for TestApp {
     fn drop(&mut self) {
         self.server.abort();
+        if let Some(dir) = &self.store_dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
+}
+
+/// A file store in a fresh temporary directory (the caller removes the directory).
+fn temp_file_store() -> (storage::Store, std::path::PathBuf) {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "k12-testkit-store-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ));
+    let config =
+        storage::StorageConfig::from_lookup(|_| None, Some(format!("file://{}", dir.display())))
+            .expect("file store config");
+    (storage::Store::open(&config).expect("file store"), dir)
 }
 
 impl TestApp {
@@ -84,9 +107,25 @@ impl TestApp {
 
     /// Starts the app with a service configuration of the test's choosing.
     pub async fn spawn_with_config(config: platform::http::ServiceConfig) -> Self {
+        let (store, dir) = temp_file_store();
+        Self::spawn_inner(config, store, Some(dir)).await
+    }
+
+    /// Starts the app (development environment) on a store of the test's choosing, e.g.
+    /// an S3 store.
+    pub async fn spawn_with_store(store: storage::Store) -> Self {
+        let config = platform::http::ServiceConfig::new(platform::config::Environment::Development);
+        Self::spawn_inner(config, store, None).await
+    }
+
+    async fn spawn_inner(
+        config: platform::http::ServiceConfig,
+        store: storage::Store,
+        store_dir: Option<std::path::PathBuf>,
+    ) -> Self {
         install_statement_counter();
         let db = TestDb::new().await;
-        let state = platform::http::AppState::new(db.db.clone(), config);
+        let state = platform::http::AppState::new(db.db.clone(), config, store.clone());
         let router = platform::app::router(state);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -102,6 +141,8 @@ impl TestApp {
                 .build()
                 .expect("client"),
             db,
+            store,
+            store_dir,
             server,
         }
     }

@@ -42,14 +42,17 @@ impl ServiceConfig {
 pub struct AppState {
     pub db: Db,
     pub config: Arc<ServiceConfig>,
+    /// The object store (attachments).
+    pub store: storage::Store,
     openapi: Arc<OnceLock<Value>>,
 }
 
 impl AppState {
-    pub fn new(db: Db, config: ServiceConfig) -> Self {
+    pub fn new(db: Db, config: ServiceConfig, store: storage::Store) -> Self {
         Self {
             db,
             config: Arc::new(config),
+            store,
             openapi: Arc::new(OnceLock::new()),
         }
     }
