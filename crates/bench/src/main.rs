@@ -203,8 +203,17 @@ async fn run_with_cluster(
 
     // The service as production runs it (no Server-Timing), and a development twin
     // used once per endpoint to count the statements a request runs.
+    // The bench sends no uploads; a file store beside the cluster satisfies the state.
+    let store = storage::Store::open(&storage::StorageConfig::from_lookup(
+        |_| None,
+        Some(format!(
+            "file://{}",
+            std::path::absolute(dir)?.join("storage").display()
+        )),
+    )?)?;
     let serve = |env: Environment| {
         let db = db.clone();
+        let store = store.clone();
         async move {
             let outbound = platform::outbound::Outbound::new(
                 platform::outbound::EgressConfig::default(),
@@ -213,6 +222,7 @@ async fn run_with_cluster(
             let state = platform::http::AppState::new(
                 db,
                 platform::http::ServiceConfig::new(env, outbound),
+                store.clone(),
             );
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
             let addr = listener.local_addr()?;

@@ -156,6 +156,12 @@ async fn run_with_cluster(
         &platform::config::Secret::new(state.secret_key.clone()),
     )?;
     let worker = crate::worker::spawn_in_dev(db.clone(), outbound.clone())?;
+    // Objects (attachments) under the data dir unless K12_STORAGE_URL says otherwise.
+    let storage_config = storage::StorageConfig::from_lookup(
+        |k| std::env::var(k).ok(),
+        Some(format!("file://{}", dir.join("storage").display())),
+    )?;
+    let store = storage::Store::open(&storage_config)?;
     let app_state = platform::http::AppState::new(
         db,
         platform::http::ServiceConfig {
@@ -163,6 +169,7 @@ async fn run_with_cluster(
             outbound,
             cors_origins: dev_cors_origins()?,
         },
+        store,
     )
     .with_limiter(limiter);
     let listener = tokio::net::TcpListener::bind(args.listen)

@@ -178,6 +178,7 @@ async fn serve() -> anyhow::Result<()> {
     let db = platform::db::Db::from_config(&config.database)?;
     let egress = platform::outbound::egress_config(&ProcessEnv, config.env)?;
     let outbound = platform::outbound::Outbound::new(egress, &config.secret_key)?;
+    let store = storage::Store::open(&config.storage)?;
     let state = platform::http::AppState::new(
         db,
         platform::http::ServiceConfig {
@@ -185,6 +186,7 @@ async fn serve() -> anyhow::Result<()> {
             cors_origins: config.cors_origins.clone(),
             outbound,
         },
+        store,
     )
     .with_limiter(limiter);
     let listener = tokio::net::TcpListener::bind(config.listen)

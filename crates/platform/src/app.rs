@@ -30,6 +30,7 @@ pub fn register(api: &mut Api) {
     crate::audit::routes::register(api);
     crate::courses::routes::register(api);
     crate::assignments::routes::register(api);
+    crate::attachments::routes::register(api);
     crate::discussions::routes::register(api);
     crate::quizzes::routes::register(api);
     crate::standards::routes::register(api);

@@ -43,38 +43,6 @@ impl fmt::Debug for Secret {
     }
 }
 
-/// Object storage location: a local directory or an S3 bucket and prefix.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum StorageUrl {
-    File(std::path::PathBuf),
-    S3 { bucket: String, prefix: String },
-}
-
-impl StorageUrl {
-    pub fn parse(value: &str) -> Result<Self, String> {
-        let url = url::Url::parse(value).map_err(|e| e.to_string())?;
-        match url.scheme() {
-            "file" => url
-                .to_file_path()
-                .map(Self::File)
-                .map_err(|()| "file URL must be an absolute path".to_string()),
-            "s3" => {
-                let bucket = url.host_str().unwrap_or_default().to_string();
-                if bucket.is_empty() {
-                    return Err("s3 URL needs a bucket: s3://bucket/prefix".into());
-                }
-                Ok(Self::S3 {
-                    bucket,
-                    prefix: url.path().trim_start_matches('/').to_string(),
-                })
-            }
-            other => Err(format!(
-                "unsupported scheme {other:?}; use file:// or s3://"
-            )),
-        }
-    }
-}
-
 /// Connection-pool limits (spec 05).
 #[derive(Clone, Debug)]
 pub struct PoolConfig {
@@ -114,7 +82,8 @@ pub struct Config {
     pub secret_key: Secret,
     pub database: DatabaseConfig,
     pub redis_url: Option<Secret>,
-    pub storage: StorageUrl,
+    /// The object store (`K12_STORAGE_URL` and the S3 variables; docs/storage.md).
+    pub storage: storage::StorageConfig,
     /// Web origins allowed to call the API from a browser with credentials.
     pub cors_origins: Vec<String>,
 }
@@ -279,10 +248,11 @@ impl Config {
             }
             None => None,
         };
-        let storage = match vars.get("K12_STORAGE_URL") {
-            Some(v) => StorageUrl::parse(&v).map_err(|m| err("K12_STORAGE_URL", m))?,
-            None => StorageUrl::File(std::path::PathBuf::from("/var/lib/k12/storage")),
-        };
+        let storage = storage::StorageConfig::from_lookup(
+            |k| vars.get(k),
+            Some("file:///var/lib/k12/storage".to_owned()),
+        )
+        .map_err(|e| err(e.variable, e.message))?;
         let cors_origins = match vars.get("K12_CORS_ORIGINS") {
             Some(v) => parse_cors_origins(&v).map_err(|m| err("K12_CORS_ORIGINS", m))?,
             None => Vec::new(),
@@ -384,17 +354,12 @@ mod tests {
     }
 
     #[test]
-    fn storage_urls() {
-        assert_eq!(
-            StorageUrl::parse("s3://bucket/some/prefix").unwrap(),
-            StorageUrl::S3 {
-                bucket: "bucket".into(),
-                prefix: "some/prefix".into()
-            }
-        );
-        assert!(matches!(
-            StorageUrl::parse("file:///tmp/x").unwrap(),
-            StorageUrl::File(_)
-        ));
+    fn storage_defaults_to_a_file_store() {
+        let c = Config::from_vars(&vars(&[
+            ("DATABASE_URL", "postgres://app@localhost/k12"),
+            ("K12_SECRET_KEY", KEY),
+        ]))
+        .unwrap();
+        assert!(matches!(c.storage.location, storage::Location::File { .. }));
     }
 }

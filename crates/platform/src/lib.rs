@@ -7,6 +7,7 @@
 
 pub mod app;
 pub mod assignments;
+pub mod attachments;
 pub mod audit;
 pub mod auth;
 pub mod config;

@@ -173,6 +173,20 @@ fn expectations() -> BTreeMap<(&'static str, &'static str), [u16; 7]> {
             ("POST", "/api/v1/submissions/{id}/return"),
             [401, 403, 200, 200, 404, 404, 403],
         ),
+        // Attachments (targets: a fresh submission of the student's, and a file on one).
+        // The walk sends JSON, so the author's upload is a 415: past every access check.
+        (
+            ("POST", "/api/v1/submissions/{id}/attachments"),
+            [401, 415, 403, 403, 404, 403, 403],
+        ),
+        (
+            ("GET", "/api/v1/attachments/{id}"),
+            [401, 200, 200, 200, 404, 404, 403],
+        ),
+        (
+            ("DELETE", "/api/v1/attachments/{id}"),
+            [401, 204, 403, 403, 404, 403, 403],
+        ),
         // Discussions.
         (
             ("GET", "/api/v1/courses/{id}/discussions"),
@@ -548,6 +562,33 @@ impl Targets<'_> {
                 .await,
             ),
             (_, p) if p.starts_with("/api/v1/assignments/{id}") => s.assignment_id,
+            ("POST", "/api/v1/submissions/{id}/attachments") => fresh_submission(app, s).await,
+            (_, "/api/v1/attachments/{id}") => {
+                let submission = fresh_submission(app, s).await;
+                // JSON content, so the walk can read the download as JSON.
+                let boundary = "walk-boundary";
+                let res = app
+                    .client
+                    .post(format!(
+                        "{}/api/v1/submissions/{submission}/attachments",
+                        app.base_url
+                    ))
+                    .bearer_auth(&s.student.token)
+                    .header(
+                        "content-type",
+                        format!("multipart/form-data; boundary={boundary}"),
+                    )
+                    .body(format!(
+                        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; \
+                         filename=\"walk.txt\"\r\nContent-Type: text/plain\r\n\r\n\
+                         {{\"walk\": true}}\r\n--{boundary}--\r\n"
+                    ))
+                    .send()
+                    .await
+                    .unwrap();
+                let status = res.status().as_u16();
+                created((status, res.json().await.unwrap()))
+            }
             (_, p) if p.starts_with("/api/v1/submissions/{id}") => s.submission_id,
             (_, p) if p.starts_with("/api/v1/discussions/{id}") => s.discussion_id,
             ("DELETE", "/api/v1/discussion_posts/{id}") => created(
@@ -631,6 +672,19 @@ impl Targets<'_> {
         path.replace("{id}", &id.to_string())
             .replace("{name}", "cleanup-expired")
     }
+}
+
+/// A new submission (the next attempt) of the student's, not graded.
+async fn fresh_submission(app: &TestApp, s: &School) -> i64 {
+    let (status, body) = app
+        .post(
+            &format!("/api/v1/assignments/{}/submissions", s.assignment_id),
+            &s.student.token,
+            json!({"body": "walk attempt"}),
+        )
+        .await;
+    assert_eq!(status, 201, "fixture: {body}");
+    body["id"].as_i64().unwrap()
 }
 
 fn rand_suffix() -> String {

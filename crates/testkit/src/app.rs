@@ -100,13 +100,36 @@ pub struct TestApp {
     pub base_url: String,
     pub client: reqwest::Client,
     pub db: TestDb,
+    /// The app's object store: a file store in a temporary directory unless the test
+    /// passed one ([`TestApp::spawn_with_store`]).
+    pub store: storage::Store,
+    /// The temporary directory of the default file store, removed on drop.
+    store_dir: Option<std::path::PathBuf>,
     server: tokio::task::JoinHandle<()>,
 }
 
 impl Drop for TestApp {
     fn drop(&mut self) {
         self.server.abort();
+        if let Some(dir) = &self.store_dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
+}
+
+/// A file store in a fresh temporary directory (the caller removes the directory).
+fn temp_file_store() -> (storage::Store, std::path::PathBuf) {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "k12-testkit-store-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ));
+    let config =
+        storage::StorageConfig::from_lookup(|_| None, Some(format!("file://{}", dir.display())))
+            .expect("file store config");
+    (storage::Store::open(&config).expect("file store"), dir)
 }
 
 impl TestApp {
@@ -128,7 +151,7 @@ impl TestApp {
 
     /// Starts the app with a service configuration of the test's choosing.
     pub async fn spawn_with_config(config: platform::http::ServiceConfig) -> Self {
-        Self::spawn_full(config, generous_limits(), None).await
+        Self::spawn_full(config, generous_limits(), None, None).await
     }
 
     /// Starts the app with these rate-limit settings, in-process or through Redis.
@@ -138,18 +161,39 @@ impl TestApp {
         redis_url: Option<&str>,
     ) -> Self {
         let config = platform::http::ServiceConfig::new(env, test_outbound(test_egress()));
-        Self::spawn_full(config, limits, redis_url).await
+        Self::spawn_full(config, limits, redis_url, None).await
     }
 
+    /// Starts the app (development environment) on a store of the test's choosing, e.g.
+    /// an S3 store.
+    pub async fn spawn_with_store(store: storage::Store) -> Self {
+        let config = platform::http::ServiceConfig::new(
+            platform::config::Environment::Development,
+            test_outbound(test_egress()),
+        );
+        Self::spawn_full(config, generous_limits(), None, Some(store)).await
+    }
+
+    /// Everything above ends here: the service configuration, the limits, and the store
+    /// (a file store in a temporary directory, removed with the app, unless given).
     async fn spawn_full(
         config: platform::http::ServiceConfig,
         limits: Settings,
         redis_url: Option<&str>,
+        store: Option<storage::Store>,
     ) -> Self {
+        let (store, store_dir) = match store {
+            Some(store) => (store, None),
+            None => {
+                let (store, dir) = temp_file_store();
+                (store, Some(dir))
+            }
+        };
         install_statement_counter();
         let db = TestDb::new().await;
         let limiter = RateLimiter::from_config(limits, redis_url).expect("rate limiter");
-        let state = platform::http::AppState::new(db.db.clone(), config).with_limiter(limiter);
+        let state = platform::http::AppState::new(db.db.clone(), config, store.clone())
+            .with_limiter(limiter);
         let router = platform::app::router(state);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -165,6 +209,8 @@ impl TestApp {
                 .build()
                 .expect("client"),
             db,
+            store,
+            store_dir,
             server,
         }
     }

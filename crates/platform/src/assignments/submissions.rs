@@ -68,7 +68,8 @@ fn student_scope(role: CourseRole) -> Option<&'static str> {
 }
 
 /// Loads a submission the viewer may read, with their role in its course; else 404.
-async fn readable(
+/// (Attachments use it: whoever may read a submission may read its files.)
+pub(crate) async fn readable(
     tx: &mut TenantTx,
     me: &UserActor,
     id: i64,

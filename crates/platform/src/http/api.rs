@@ -31,6 +31,10 @@ pub struct Operation {
     query: Option<fn(&mut SchemaGenerator) -> Schema>,
     response: Option<fn(&mut SchemaGenerator) -> Schema>,
     limits: Vec<Limit>,
+    /// `multipart/form-data` with one binary part of this name, instead of a JSON body.
+    multipart_file: Option<&'static str>,
+    /// A body limit other than the global [`super::BODY_LIMIT_BYTES`].
+    body_limit: Option<usize>,
 }
 
 fn schema_of<T: JsonSchema>(g: &mut SchemaGenerator) -> Schema {
@@ -50,6 +54,8 @@ impl Operation {
             query: None,
             response: None,
             limits: Vec::new(),
+            multipart_file: None,
+            body_limit: None,
         }
     }
     pub fn get(path: &'static str, access: Access) -> Self {
@@ -87,6 +93,18 @@ impl Operation {
     /// is calling.
     pub fn limit(mut self, limit: Limit) -> Self {
         self.limits.push(limit);
+        self
+    }
+
+    /// The body is `multipart/form-data` with a binary part named `field` (documented as
+    /// such; the handler reads it with axum's `Multipart`).
+    pub fn multipart_file(mut self, field: &'static str) -> Self {
+        self.multipart_file = Some(field);
+        self
+    }
+    /// Replaces the global body limit for this route (uploads).
+    pub fn body_limit(mut self, bytes: usize) -> Self {
+        self.body_limit = Some(bytes);
         self
     }
     pub fn method(&self) -> &Method {
@@ -143,12 +161,16 @@ impl Api {
                 },
             ));
         }
-        let route = route.route_layer(axum::middleware::from_fn_with_state(
+        let mut route = route.route_layer(axum::middleware::from_fn_with_state(
             self.state.clone(),
             move |state: State<AppState>, req: Request, next: Next| {
                 authorize(state, access, req, next)
             },
         ));
+        if let Some(bytes) = op.body_limit {
+            // Set after the app-wide limit, so it replaces that one for this route.
+            route = route.layer(axum::extract::DefaultBodyLimit::max(bytes));
+        }
         let router = std::mem::take(&mut self.router);
         self.router = router.route(op.path, route);
         self.operations.push(op);
@@ -254,6 +276,16 @@ fn openapi(operations: &[Operation]) -> Value {
                 json!({ "required": true, "content": { "application/json": { "schema": schema } } }),
             );
         }
+        if let Some(field) = op.multipart_file {
+            operation.insert(
+                "requestBody".into(),
+                json!({ "required": true, "content": { "multipart/form-data": { "schema": {
+                    "type": "object",
+                    "required": [field],
+                    "properties": { field: { "type": "string", "format": "binary" } }
+                } } } }),
+            );
+        }
         let mut responses = Map::new();
         let success = match op.response {
             // 204 No Content has no body to describe.
@@ -274,6 +306,15 @@ fn openapi(operations: &[Operation]) -> Value {
                 error_response("Content-Type is not application/json"),
             );
             responses.insert("422".into(), error_response("Invalid or unknown fields"));
+        }
+        if op.multipart_file.is_some() {
+            responses.insert("400".into(), error_response("Malformed multipart body"));
+            responses.insert("413".into(), error_response("The file is too large"));
+            responses.insert(
+                "415".into(),
+                error_response("Type not accepted, or declared and detected types differ"),
+            );
+            responses.insert("422".into(), error_response("Refused name or content"));
         }
         if op.access != Access::Public {
             responses.insert("401".into(), error_response("Not signed in"));

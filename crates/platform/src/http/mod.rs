@@ -49,17 +49,20 @@ pub struct AppState {
     pub config: Arc<ServiceConfig>,
     /// Rate limits and the login lockout policy (`ratelimit`).
     pub limiter: RateLimiter,
+    /// The object store (attachments).
+    pub store: storage::Store,
     openapi: Arc<OnceLock<Value>>,
 }
 
 impl AppState {
     /// State with the environment's default rate limits, in this process; see
     /// [`AppState::with_limiter`].
-    pub fn new(db: Db, config: ServiceConfig) -> Self {
+    pub fn new(db: Db, config: ServiceConfig, store: storage::Store) -> Self {
         Self {
             db,
             limiter: RateLimiter::in_process(Settings::defaults(config.env)),
             config: Arc::new(config),
+            store,
             openapi: Arc::new(OnceLock::new()),
         }
     }

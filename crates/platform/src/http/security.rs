@@ -63,8 +63,17 @@ pub async fn security_headers(
     let mut response = next.run(req).await;
     let sets_cookie = response.headers().contains_key(SET_COOKIE);
     let headers = response.headers_mut();
+    // A handler's own policy (`sandbox` on downloads) is kept, with ours added to it.
+    let own_csp = headers.get(CONTENT_SECURITY_POLICY).cloned();
     for (name, value) in ALWAYS {
         headers.insert(name, HeaderValue::from_static(value));
+    }
+    if let Some(own) = own_csp.as_ref().and_then(|v| v.to_str().ok()) {
+        if let Ok(v) = HeaderValue::from_str(&format!(
+            "{own}; default-src 'none'; frame-ancestors 'none'"
+        )) {
+            headers.insert(CONTENT_SECURITY_POLICY, v);
+        }
     }
     if env == Environment::Production {
         headers.insert(STRICT_TRANSPORT_SECURITY, HeaderValue::from_static(HSTS));
