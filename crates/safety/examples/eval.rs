@@ -83,42 +83,6 @@ fn row(p: &Pipeline, name: &str, texts: &[String], want: Want, goal: &str) {
     }
 }
 
-/// Leetspeak, zero-width and homoglyph+caps forms, as in tests/devdata.rs.
-fn obfuscate(text: &str, style: usize) -> String {
-    match style {
-        0 => text
-            .chars()
-            .map(|c| match c {
-                'i' => '1',
-                'e' => '3',
-                'a' => '4',
-                's' => '$',
-                'o' => '0',
-                c => c,
-            })
-            .collect(),
-        1 => text
-            .split(' ')
-            .map(|w| {
-                w.chars()
-                    .map(String::from)
-                    .collect::<Vec<_>>()
-                    .join("\u{200B}")
-            })
-            .collect::<Vec<_>>()
-            .join(" "),
-        _ => text
-            .chars()
-            .map(|c| match c {
-                'a' => 'а',
-                'e' => 'е',
-                'o' => 'о',
-                c => c.to_ascii_uppercase(),
-            })
-            .collect(),
-    }
-}
-
 fn main() {
     let Some(dir) = data::data_dir() else {
         println!("SKIPPED: ../shared/data/safety not found");
@@ -184,7 +148,7 @@ fn main() {
         .collect();
     let obf: Vec<String> = sh_all
         .iter()
-        .flat_map(|t| (0..3).map(move |s| obfuscate(t, s)))
+        .flat_map(|t| (0..3).map(move |s| data::obfuscate(t, s)))
         .collect();
 
     if std::env::args().any(|a| a == "--dist") {

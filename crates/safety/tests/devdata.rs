@@ -6,56 +6,14 @@
 //! `cargo test -p safety --release --test devdata -- --nocapture`
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use safety::{Action, Category, Level, Pipeline, Policy, Role};
 
-fn data_dir() -> Option<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/safety");
-    dir.join("README.md").exists().then_some(dir)
-}
-
-/// XSTest rows: (prompt, type, label).
-fn xstest(dir: &Path) -> Vec<(String, String, String)> {
-    let raw = std::fs::read_to_string(dir.join("xstest_prompts.csv")).expect("xstest");
-    let mut rows = Vec::new();
-    for rec in parse_csv(&raw).into_iter().skip(1) {
-        if rec.len() >= 4 {
-            rows.push((rec[1].clone(), rec[2].clone(), rec[3].clone()));
-        }
-    }
-    rows
-}
-
-fn parse_csv(raw: &str) -> Vec<Vec<String>> {
-    let mut rows = Vec::new();
-    let mut row = Vec::new();
-    let mut field = String::new();
-    let mut quoted = false;
-    let mut chars = raw.chars().peekable();
-    while let Some(c) = chars.next() {
-        match (c, quoted) {
-            ('"', true) if chars.peek() == Some(&'"') => {
-                field.push('"');
-                chars.next();
-            }
-            ('"', _) => quoted = !quoted,
-            (',', false) => row.push(std::mem::take(&mut field)),
-            ('\n', false) => {
-                row.push(std::mem::take(&mut field));
-                rows.push(std::mem::take(&mut row));
-            }
-            ('\r', false) => {}
-            _ => field.push(c),
-        }
-    }
-    if !field.is_empty() || !row.is_empty() {
-        row.push(field);
-        rows.push(row);
-    }
-    rows
-}
+#[path = "../examples/shared/data.rs"]
+mod data;
+use data::{data_dir, obfuscate, xstest};
 
 fn moderation(dir: &Path) -> Option<Vec<serde_json::Value>> {
     let out = Command::new("gzip")
@@ -90,42 +48,6 @@ fn pct(n: usize, d: usize) -> f64 {
         0.0
     } else {
         100.0 * n as f64 / d as f64
-    }
-}
-
-/// Leetspeak, spacing and invisible characters, to measure obfuscated self-harm.
-fn obfuscate(text: &str, style: usize) -> String {
-    match style {
-        0 => text
-            .chars()
-            .map(|c| match c {
-                'i' => '1',
-                'e' => '3',
-                'a' => '4',
-                's' => '$',
-                'o' => '0',
-                c => c,
-            })
-            .collect(),
-        1 => text
-            .split(' ')
-            .map(|w| {
-                w.chars()
-                    .map(String::from)
-                    .collect::<Vec<_>>()
-                    .join("\u{200B}")
-            })
-            .collect::<Vec<_>>()
-            .join(" "),
-        _ => text
-            .chars()
-            .map(|c| match c {
-                'a' => 'а',
-                'e' => 'е',
-                'o' => 'о',
-                c => c.to_ascii_uppercase(),
-            })
-            .collect(),
     }
 }
 
@@ -418,8 +340,6 @@ fn development_data_report() {
     }
 }
 
-#[path = "../examples/shared/data.rs"]
-mod data;
 #[path = "../examples/shared/xss.rs"]
 mod xss;
 

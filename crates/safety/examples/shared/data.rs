@@ -1,6 +1,6 @@
 //! Readers for the public development data in `../shared/data/safety/` (read in place,
 //! never copied into the repository) and for the crate's own sets. Shared by
-//! `examples/train.rs` and `examples/eval.rs`.
+//! `examples/train.rs`, `examples/eval.rs` and `tests/devdata.rs`.
 
 #![allow(dead_code)]
 
@@ -243,4 +243,41 @@ pub fn jsonl(rel: &str) -> Vec<serde_json::Value> {
         .lines()
         .filter_map(|l| serde_json::from_str(l).ok())
         .collect()
+}
+
+/// Leetspeak, zero-width and homoglyph+caps forms, to measure obfuscated self-harm
+/// (the same three styles in the test floors and the evaluation).
+pub fn obfuscate(text: &str, style: usize) -> String {
+    match style {
+        0 => text
+            .chars()
+            .map(|c| match c {
+                'i' => '1',
+                'e' => '3',
+                'a' => '4',
+                's' => '$',
+                'o' => '0',
+                c => c,
+            })
+            .collect(),
+        1 => text
+            .split(' ')
+            .map(|w| {
+                w.chars()
+                    .map(String::from)
+                    .collect::<Vec<_>>()
+                    .join("\u{200B}")
+            })
+            .collect::<Vec<_>>()
+            .join(" "),
+        _ => text
+            .chars()
+            .map(|c| match c {
+                'a' => 'а',
+                'e' => 'е',
+                'o' => 'о',
+                c => c.to_ascii_uppercase(),
+            })
+            .collect(),
+    }
 }
