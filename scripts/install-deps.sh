@@ -11,10 +11,17 @@ command -v pgbench >/dev/null || need+=(postgresql-contrib)
 python3 -m venv --help >/dev/null 2>&1 || need+=(python3-venv)
 # The rate-limit tests start their own redis-server on a free loopback port.
 command -v redis-server >/dev/null || need+=(redis-server)
+# The monitoring tests validate /metrics with Prometheus's own parser and linter.
+command -v promtool >/dev/null || need+=(prometheus)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"
   "${sudo_cmd[@]}" apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq "${need[@]}" >/dev/null
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+# The prometheus package starts a server we do not use; only promtool is wanted.
+if [[ " ${need[*]} " == *" prometheus "* ]]; then
+  "${sudo_cmd[@]}" service prometheus stop >/dev/null 2>&1 || true
+  command -v systemctl >/dev/null && "${sudo_cmd[@]}" systemctl disable prometheus >/dev/null 2>&1 || true
 fi
 # A package install may start the distribution's own cluster; we never use it.
 if [ ${#need[@]} -gt 0 ] && command -v pg_ctlcluster >/dev/null; then

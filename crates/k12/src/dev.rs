@@ -26,6 +26,9 @@ pub struct DevArgs {
     /// AI gateway address; port 0 picks a free port.
     #[arg(long, default_value = "127.0.0.1:8000")]
     pub gateway_listen: SocketAddr,
+    /// Prometheus `/metrics` address; port 0 (the default) picks a free port.
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub metrics_listen: SocketAddr,
 }
 
 /// Secrets generated on first run and kept in `DIR/dev-state.json` (mode 0600).
@@ -73,6 +76,7 @@ impl DevState {
 struct DevJson<'a> {
     api_url: String,
     gateway_url: Option<String>,
+    metrics_url: String,
     database_url: String,
     owner_database_url: String,
     operator: &'a seed::OperatorLogin,
@@ -168,6 +172,10 @@ async fn run_with_cluster(
             env,
             outbound,
             cors_origins: dev_cors_origins()?,
+            monitoring: platform::monitoring::MonitoringConfig {
+                gateway_url: None,
+                data_dir: Some(dir.to_path_buf()),
+            },
         },
         store,
     )
@@ -176,6 +184,15 @@ async fn run_with_cluster(
         .await
         .with_context(|| format!("--listen: cannot listen on {}", args.listen))?;
     let api_addr = listener.local_addr()?;
+    let metrics_listener = tokio::net::TcpListener::bind(args.metrics_listen)
+        .await
+        .with_context(|| format!("--metrics-listen: cannot listen on {}", args.metrics_listen))?;
+    let metrics_url = format!("http://{}/metrics", metrics_listener.local_addr()?);
+    let metrics = tokio::spawn(platform::app::serve(
+        metrics_listener,
+        platform::monitoring::exposition::router(app_state.clone()),
+        crate::shutdown_signal(),
+    ));
     let router = platform::app::router(app_state);
     let server = tokio::spawn(platform::app::serve(
         listener,
@@ -188,6 +205,7 @@ async fn run_with_cluster(
     let dev_json = DevJson {
         api_url: api_url.clone(),
         gateway_url: None,
+        metrics_url: metrics_url.clone(),
         database_url: app_url,
         owner_database_url: owner_url,
         operator: &logins.operator,
@@ -197,9 +215,10 @@ async fn run_with_cluster(
         &dir.join("dev.json"),
         &serde_json::to_string_pretty(&dev_json)?,
     )?;
-    print_banner(&api_url, dir, &logins);
+    print_banner(&api_url, &metrics_url, dir, &logins);
 
     server.await??;
+    metrics.await??;
     worker.await??;
     Ok(())
 }
@@ -224,10 +243,11 @@ async fn wait_until_healthy(api_url: &str) -> anyhow::Result<()> {
     anyhow::bail!("the API did not become healthy")
 }
 
-fn print_banner(api_url: &str, dir: &Path, logins: &DemoLogins) {
+fn print_banner(api_url: &str, metrics_url: &str, dir: &Path, logins: &DemoLogins) {
     println!();
     println!("k12 dev is running");
     println!("  API:      {api_url}   (OpenAPI: {api_url}/api/v1/openapi.json)");
+    println!("  Metrics:  {metrics_url}");
     println!("  Data:     {}", dir.display());
     println!("  dev.json: {}", dir.join("dev.json").display());
     println!();

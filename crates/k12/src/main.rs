@@ -185,6 +185,10 @@ async fn serve() -> anyhow::Result<()> {
             env: config.env,
             cors_origins: config.cors_origins.clone(),
             outbound,
+            monitoring: platform::monitoring::MonitoringConfig {
+                gateway_url: config.gateway_url.clone(),
+                data_dir: Some(config.data_dir.clone()),
+            },
         },
         store,
     )
@@ -193,7 +197,25 @@ async fn serve() -> anyhow::Result<()> {
         .await
         .map_err(|e| anyhow::anyhow!("K12_LISTEN: cannot listen on {}: {e}", config.listen))?;
     tracing::info!(addr = %listener.local_addr()?, "API listening");
+    // Prometheus on its own address, only when asked for (K12_METRICS_LISTEN).
+    let metrics = match config.metrics_listen {
+        Some(addr) => {
+            let l = tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|e| anyhow::anyhow!("K12_METRICS_LISTEN: cannot listen on {addr}: {e}"))?;
+            tracing::info!(addr = %l.local_addr()?, "metrics listening");
+            Some(tokio::spawn(platform::app::serve(
+                l,
+                platform::monitoring::exposition::router(state.clone()),
+                shutdown_signal(),
+            )))
+        }
+        None => None,
+    };
     platform::app::serve(listener, platform::app::router(state), shutdown_signal()).await?;
+    if let Some(m) = metrics {
+        m.await??;
+    }
     Ok(())
 }
 

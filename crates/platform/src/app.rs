@@ -24,6 +24,7 @@ use crate::http::{security, AppState, BODY_LIMIT_BYTES};
 /// access rule and generates the OpenAPI document from the same declarations.
 pub fn register(api: &mut Api) {
     crate::meta::register(api);
+    crate::monitoring::routes::register(api);
     crate::login::routes::register(api);
     crate::identity::routes::register(api);
     crate::tenancy::routes::register(api);
@@ -113,7 +114,13 @@ pub fn router(state: AppState) -> Router {
                     .level(tracing::Level::INFO)
                     .latency_unit(tower_http::LatencyUnit::Micros),
             ),
-        );
+        )
+        // Request metrics outside everything that can answer early (limits, panics), so
+        // every status is counted, under its route template.
+        .layer(axum::middleware::from_fn_with_state(
+            state.metrics.clone(),
+            crate::monitoring::metrics::track,
+        ));
     // CORS outside everything else, so preflights are answered before routing and every
     // answer to an allowed origin carries its headers.
     let router = match security::cors(&state.config) {

@@ -86,6 +86,10 @@ pub struct Config {
     pub storage: storage::StorageConfig,
     /// Web origins allowed to call the API from a browser with credentials.
     pub cors_origins: Vec<String>,
+    /// Where `/metrics` is served (`K12_METRICS_LISTEN`); unset: not served.
+    pub metrics_listen: Option<SocketAddr>,
+    /// The directory whose filesystem the health report measures (`K12_DATA_DIR`).
+    pub data_dir: std::path::PathBuf,
 }
 
 /// A configuration error naming the variable at fault.
@@ -257,7 +261,17 @@ impl Config {
             Some(v) => parse_cors_origins(&v).map_err(|m| err("K12_CORS_ORIGINS", m))?,
             None => Vec::new(),
         };
+        let metrics_listen = match vars.get("K12_METRICS_LISTEN") {
+            Some(v) => Some(parse_addr(&v).map_err(|m| err("K12_METRICS_LISTEN", m))?),
+            None => None,
+        };
+        let data_dir = vars
+            .get("K12_DATA_DIR")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| std::path::PathBuf::from("/var/lib/k12"));
         Ok(Self {
+            metrics_listen,
+            data_dir,
             env,
             listen,
             gateway_listen,

@@ -79,10 +79,35 @@ impl Db {
         sqlx::query("SELECT 1").execute(&self.pool).await.map(drop)
     }
 
+    /// The pool's connections right now, for health and metrics.
+    pub fn pool_stats(&self) -> PoolStats {
+        let size = self.pool.size();
+        let idle = u32::try_from(self.pool.num_idle())
+            .unwrap_or(u32::MAX)
+            .min(size);
+        PoolStats {
+            size,
+            idle,
+            in_use: size - idle,
+            max: self.pool.options().get_max_connections(),
+        }
+    }
+
     /// The pool, for code that needs no tenant and no system table (health checks).
     pub fn pool(&self) -> &PgPool {
         &self.pool
     }
+}
+
+/// A snapshot of the pool ([`Db::pool_stats`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
+pub struct PoolStats {
+    /// Connections open now.
+    pub size: u32,
+    pub idle: u32,
+    pub in_use: u32,
+    /// `K12_DB_POOL_SIZE`.
+    pub max: u32,
 }
 
 /// A transaction in which row-level security shows exactly one tenant's rows.

@@ -22,6 +22,7 @@ pub mod integrations;
 pub mod jobs;
 pub mod login;
 pub mod meta;
+pub mod monitoring;
 pub mod operators;
 pub mod outbound;
 pub mod quizzes;

@@ -33,6 +33,14 @@ fn expectations() -> BTreeMap<(&'static str, &'static str), [u16; 7]> {
             [200, 200, 200, 200, 200, 200, 200],
         ),
         (
+            ("GET", "/api/v1/ready"),
+            [200, 200, 200, 200, 200, 200, 200],
+        ),
+        (
+            ("GET", "/api/v1/operator/health"),
+            [401, 403, 403, 403, 403, 403, 200],
+        ),
+        (
             ("GET", "/api/v1/openapi.json"),
             [200, 200, 200, 200, 200, 200, 200],
         ),

@@ -106,11 +106,15 @@ pub struct TestApp {
     /// The temporary directory of the default file store, removed on drop.
     store_dir: Option<std::path::PathBuf>,
     server: tokio::task::JoinHandle<()>,
+    /// The Prometheus listener of this app (`GET {metrics_url}`).
+    pub metrics_url: String,
+    metrics_server: tokio::task::JoinHandle<()>,
 }
 
 impl Drop for TestApp {
     fn drop(&mut self) {
         self.server.abort();
+        self.metrics_server.abort();
         if let Some(dir) = &self.store_dir {
             let _ = std::fs::remove_dir_all(dir);
         }
@@ -176,7 +180,7 @@ impl TestApp {
 
     /// Everything above ends here: the service configuration, the limits, and the store
     /// (a file store in a temporary directory, removed with the app, unless given).
-    async fn spawn_full(
+    pub async fn spawn_full(
         config: platform::http::ServiceConfig,
         limits: Settings,
         redis_url: Option<&str>,
@@ -194,7 +198,19 @@ impl TestApp {
         let limiter = RateLimiter::from_config(limits, redis_url).expect("rate limiter");
         let state = platform::http::AppState::new(db.db.clone(), config, store.clone())
             .with_limiter(limiter);
+        let metrics_router = platform::monitoring::exposition::router(state.clone());
         let router = platform::app::router(state);
+        let metrics_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let metrics_url = format!(
+            "http://{}/metrics",
+            metrics_listener.local_addr().expect("addr")
+        );
+        let metrics_server = tokio::spawn(async move {
+            let _ = platform::app::serve(metrics_listener, metrics_router, std::future::pending())
+                .await;
+        });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
@@ -212,6 +228,8 @@ impl TestApp {
             store,
             store_dir,
             server,
+            metrics_url,
+            metrics_server,
         }
     }
 

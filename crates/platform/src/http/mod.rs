@@ -29,6 +29,8 @@ pub struct ServiceConfig {
     pub outbound: Outbound,
     /// Origins allowed by CORS and by the cross-site request check (`K12_CORS_ORIGINS`).
     pub cors_origins: Vec<String>,
+    /// What the health report checks beyond the service's own state (gateway, disk).
+    pub monitoring: crate::monitoring::MonitoringConfig,
 }
 
 impl ServiceConfig {
@@ -38,6 +40,7 @@ impl ServiceConfig {
             env,
             outbound,
             cors_origins: Vec::new(),
+            monitoring: Default::default(),
         }
     }
 }
@@ -51,6 +54,8 @@ pub struct AppState {
     pub limiter: RateLimiter,
     /// The object store (attachments).
     pub store: storage::Store,
+    /// This process's request metrics (health report and `/metrics`).
+    pub metrics: crate::monitoring::Metrics,
     openapi: Arc<OnceLock<Value>>,
 }
 
@@ -63,6 +68,7 @@ impl AppState {
             limiter: RateLimiter::in_process(Settings::defaults(config.env)),
             config: Arc::new(config),
             store,
+            metrics: crate::monitoring::Metrics::new(),
             openapi: Arc::new(OnceLock::new()),
         }
     }

@@ -99,6 +99,11 @@ impl RateLimiter {
         self.inner.store.health()
     }
 
+    /// `None` without Redis; else Redis's used memory in bytes, or why it failed.
+    pub async fn redis_used_memory(&self) -> Option<Result<u64, String>> {
+        self.inner.store.redis_used_memory().await
+    }
+
     pub fn is_healthy(&self) -> bool {
         self.health().healthy
     }

@@ -73,6 +73,15 @@ impl Store {
             Store::Redis(r) => r.health(),
         }
     }
+
+    /// For the health report: `None` without Redis; else Redis's used memory in bytes
+    /// (`INFO memory`), or why it could not be read.
+    pub(super) async fn redis_used_memory(&self) -> Option<Result<u64, String>> {
+        match self {
+            Store::Memory(_) => None,
+            Store::Redis(r) => Some(r.used_memory().await),
+        }
+    }
 }
 
 const SHARDS: usize = 16;
@@ -207,6 +216,21 @@ impl RedisStore {
             tracing::warn!(error = %error, "rate limiter: Redis unavailable; requests pass unchecked");
         }
         *self.last_error.lock().unwrap_or_else(|e| e.into_inner()) = Some(error);
+    }
+
+    /// `INFO memory`'s `used_memory`, within the health check's own timeout (the
+    /// caller's), on the shared connection.
+    async fn used_memory(&self) -> Result<u64, String> {
+        let mut conn = self.conn.clone();
+        let info: String = redis::cmd("INFO")
+            .arg("memory")
+            .query_async(&mut conn)
+            .await
+            .map_err(|e| e.to_string())?;
+        info.lines()
+            .find_map(|l| l.strip_prefix("used_memory:"))
+            .and_then(|v| v.trim().parse().ok())
+            .ok_or_else(|| "INFO memory has no used_memory".to_owned())
     }
 
     fn health(&self) -> StoreHealth {

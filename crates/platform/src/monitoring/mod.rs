@@ -1,0 +1,12 @@
+//! Monitoring: the operator's health report (`GET /api/v1/operator/health`), readiness
+//! for load balancers (`GET /api/v1/ready`), the request metrics every API request feeds,
+//! and the Prometheus exposition served on its own listener (`K12_METRICS_LISTEN`).
+
+pub mod exposition;
+pub mod health;
+pub mod metrics;
+pub mod routes;
+pub mod window;
+
+pub use health::{report, HealthReport, MonitoringConfig};
+pub use metrics::Metrics;
