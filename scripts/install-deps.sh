@@ -11,6 +11,9 @@ command -v pgbench >/dev/null || need+=(postgresql-contrib)
 python3 -m venv --help >/dev/null 2>&1 || need+=(python3-venv)
 # The rate-limit tests start their own redis-server on a free loopback port.
 command -v redis-server >/dev/null || need+=(redis-server)
+# The migration linter's pg_query crate compiles libpg_query (cc) and runs bindgen (libclang).
+command -v clang >/dev/null || need+=(clang)
+compgen -G "/usr/lib/llvm-*/lib/libclang.so*" >/dev/null || need+=(libclang-dev)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"
   "${sudo_cmd[@]}" apt-get update -qq
