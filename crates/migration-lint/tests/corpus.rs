@@ -189,3 +189,16 @@ fn an_allow_inside_a_string_literal_allows_nothing() {
     let found = lint_sql("x.sql", sql).unwrap();
     assert_eq!(rules_of(&found), BTreeSet::from(["truncate".to_string()]));
 }
+
+/// The README's rule table is generated from the rules, so it cannot drift.
+#[test]
+fn readme_has_the_rule_table() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md"))
+            .unwrap();
+    let table = migration_lint::rules_markdown();
+    if !readme.contains(&table) {
+        std::fs::write(std::env::temp_dir().join("k12-lint-rules.md"), &table).unwrap();
+        panic!("README.md lacks the current rule table (written to $TMPDIR/k12-lint-rules.md)");
+    }
+}
