@@ -13,6 +13,9 @@ python3 -m venv --help >/dev/null 2>&1 || need+=(python3-venv)
 command -v redis-server >/dev/null || need+=(redis-server)
 # The monitoring tests validate /metrics with Prometheus's own parser and linter.
 command -v promtool >/dev/null || need+=(prometheus)
+# The migration linter's pg_query crate compiles libpg_query (cc) and runs bindgen (libclang).
+command -v clang >/dev/null || need+=(clang)
+compgen -G "/usr/lib/llvm-*/lib/libclang.so*" >/dev/null || need+=(libclang-dev)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"
   "${sudo_cmd[@]}" apt-get update -qq

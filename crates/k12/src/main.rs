@@ -3,6 +3,7 @@
 mod dbargs;
 mod dev;
 mod jobs_cli;
+mod lint_migrations;
 mod safety_check;
 mod seed;
 mod url_check;
@@ -47,6 +48,10 @@ enum Command {
     /// resolution, addresses) and print one verdict per line; exit 1 if any is refused.
     /// Reads K12_DNS_SERVERS, K12_URL_ALLOWED_PORTS, K12_URL_ALLOW_HTTP, K12_URL_ALLOWLIST.
     UrlCheck(url_check::UrlCheckArgs),
+    /// Lint migration files for statements that lock busy tables or break the running
+    /// release (default `migrations/`); exit 0 clean, 1 findings, 2 unreadable or
+    /// unparsable input. Rule ids and safe alternatives: README "Migration linter".
+    LintMigrations(lint_migrations::LintMigrationsArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -104,6 +109,10 @@ fn init_tracing() {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let cli = match cli.command {
+        Command::LintMigrations(args) => return lint_migrations::run(args),
+        other => Cli { command: other },
+    };
     init_tracing();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -135,7 +144,7 @@ fn main() -> ExitCode {
             Command::Operator(OperatorCommand::Create { email, name, db }) => {
                 create_operator(&email, &name, &db).await
             }
-            Command::UrlCheck(_) => unreachable!("handled above"),
+            Command::UrlCheck(_) | Command::LintMigrations(_) => unreachable!("handled above"),
         }
     });
     match result {

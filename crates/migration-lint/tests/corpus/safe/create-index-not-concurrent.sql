@@ -1,0 +1,2 @@
+-- no-transaction
+CREATE INDEX CONCURRENTLY users_nickname_idx ON users (nickname);

@@ -1,0 +1,2 @@
+-- no-transaction
+DROP INDEX CONCURRENTLY users_nickname_idx;

@@ -1,0 +1,2 @@
+-- no-transaction
+ALTER TYPE grade_level ADD VALUE 'pre-k';

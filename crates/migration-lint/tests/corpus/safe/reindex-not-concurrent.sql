@@ -1,0 +1,2 @@
+-- no-transaction
+REINDEX INDEX CONCURRENTLY users_nickname_idx;

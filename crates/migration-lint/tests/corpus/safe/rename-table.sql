@@ -1,0 +1,2 @@
+CREATE TABLE draft (id bigint PRIMARY KEY);
+ALTER TABLE draft RENAME TO drafts;

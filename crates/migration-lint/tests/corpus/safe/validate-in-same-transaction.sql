@@ -1,0 +1,2 @@
+SET LOCAL lock_timeout = '5s';
+ALTER TABLE courses VALIDATE CONSTRAINT courses_owner_fk;

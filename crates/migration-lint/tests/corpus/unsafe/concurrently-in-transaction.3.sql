@@ -1,0 +1,4 @@
+-- no-transaction
+BEGIN;
+DROP INDEX CONCURRENTLY users_nickname_idx;
+COMMIT;

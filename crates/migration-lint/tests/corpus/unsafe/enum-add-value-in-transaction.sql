@@ -1,0 +1,1 @@
+ALTER TYPE grade_level ADD VALUE 'pre-k';

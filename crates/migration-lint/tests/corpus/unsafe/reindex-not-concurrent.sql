@@ -1,0 +1,2 @@
+SET LOCAL lock_timeout = '5s';
+REINDEX INDEX users_nickname_idx;

@@ -1,0 +1,3 @@
+-- no-transaction
+-- expect: vacuum-full, missing-lock-timeout
+VACUUM FULL users;
