@@ -11,6 +11,8 @@ command -v pgbench >/dev/null || need+=(postgresql-contrib)
 python3 -m venv --help >/dev/null 2>&1 || need+=(python3-venv)
 # The rate-limit tests start their own redis-server on a free loopback port.
 command -v redis-server >/dev/null || need+=(redis-server)
+# The API tests also run through a transaction-pooling PgBouncer (scripts/test-pgbouncer.sh).
+[ -x /usr/sbin/pgbouncer ] || command -v pgbouncer >/dev/null || need+=(pgbouncer)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"
   "${sudo_cmd[@]}" apt-get update -qq
@@ -25,4 +27,9 @@ fi
 if [ ${#need[@]} -gt 0 ] && [[ " ${need[*]} " == *" redis-server "* ]]; then
   "${sudo_cmd[@]}" service redis-server stop >/dev/null 2>&1 || true
   command -v systemctl >/dev/null && "${sudo_cmd[@]}" systemctl disable redis-server >/dev/null 2>&1 || true
+fi
+# And the distribution's PgBouncer service: the tests start their own on a free port.
+if [ ${#need[@]} -gt 0 ] && [[ " ${need[*]} " == *" pgbouncer "* ]]; then
+  "${sudo_cmd[@]}" service pgbouncer stop >/dev/null 2>&1 || true
+  command -v systemctl >/dev/null && "${sudo_cmd[@]}" systemctl disable pgbouncer >/dev/null 2>&1 || true
 fi
