@@ -16,6 +16,8 @@ command -v promtool >/dev/null || need+=(prometheus)
 # The migration linter's pg_query crate compiles libpg_query (cc) and runs bindgen (libclang).
 command -v clang >/dev/null || need+=(clang)
 compgen -G "/usr/lib/llvm-*/lib/libclang.so*" >/dev/null || need+=(libclang-dev)
+# The API tests also run through a transaction-pooling PgBouncer (scripts/test-pgbouncer.sh).
+[ -x /usr/sbin/pgbouncer ] || command -v pgbouncer >/dev/null || need+=(pgbouncer)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"
   "${sudo_cmd[@]}" apt-get update -qq
@@ -35,4 +37,9 @@ fi
 if [ ${#need[@]} -gt 0 ] && [[ " ${need[*]} " == *" redis-server "* ]]; then
   "${sudo_cmd[@]}" service redis-server stop >/dev/null 2>&1 || true
   command -v systemctl >/dev/null && "${sudo_cmd[@]}" systemctl disable redis-server >/dev/null 2>&1 || true
+fi
+# And the distribution's PgBouncer service: the tests start their own on a free port.
+if [ ${#need[@]} -gt 0 ] && [[ " ${need[*]} " == *" pgbouncer "* ]]; then
+  "${sudo_cmd[@]}" service pgbouncer stop >/dev/null 2>&1 || true
+  command -v systemctl >/dev/null && "${sudo_cmd[@]}" systemctl disable pgbouncer >/dev/null 2>&1 || true
 fi

@@ -35,6 +35,8 @@ if cargo nextest --version >/dev/null 2>&1; then
 else
   cargo test --workspace --locked --no-fail-fast "$@"
 fi
+echo "== API tests through PgBouncer (transaction mode)"
+scripts/test-pgbouncer.sh
 cargo build --locked -p k12 --quiet
 echo "== migration lint (migrations/)"
 cargo run --locked -p k12 --quiet -- lint-migrations migrations/

@@ -132,6 +132,7 @@ async fn run_with_cluster(
     .await?;
     let owner_url = cluster.url("k12_owner", &state.owner_password, "k12");
     let app_url = cluster.url("k12_app", &state.app_password, "k12");
+    db::prepare_query_insight(&cluster.url("postgres", &state.superuser_password, "k12")).await?;
     db::migrate(&owner_url).await?;
 
     let db = Db::connect_lazy(&app_url, &Default::default())?;
@@ -140,6 +141,8 @@ async fn run_with_cluster(
         (None, false) | (Some(_), false) => {
             tracing::info!("seeding the demo district");
             let logins = seed::seed_demo(&db).await?;
+            // The analytics views show the seeded school at once, not after the hour.
+            platform::analytics::refresh(&db).await?;
             state.logins = Some(logins.clone());
             state.save(dir)?;
             logins

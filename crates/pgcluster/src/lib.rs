@@ -211,6 +211,12 @@ impl Cluster {
     pub fn start(&mut self, port: u16) -> anyhow::Result<()> {
         let port = if port == 0 { free_port()? } else { port };
         let log = self.data_dir.join("server.log");
+        // Query insight (spec 05): load pg_stat_statements when the server has it.
+        let preload = if self.has_library("pg_stat_statements") {
+            " -c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=top"
+        } else {
+            ""
+        };
         let out = self
             .command("pg_ctl")
             .arg("start")
@@ -223,7 +229,7 @@ impl Cluster {
             .arg("-o")
             .arg(format!(
                 "-p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' \
-                 -c max_connections=300 -c shared_buffers=128MB -c fsync=on"
+                 -c max_connections=300 -c shared_buffers=128MB -c fsync=on{preload}"
             ))
             .stdout(Stdio::null())
             .output()
@@ -239,6 +245,13 @@ impl Cluster {
         }
         self.port = port;
         Ok(())
+    }
+
+    /// Whether the server's library folder (`bin/../lib`) holds the module `name`.
+    pub fn has_library(&self, name: &str) -> bool {
+        self.bin
+            .parent()
+            .is_some_and(|root| root.join("lib").join(format!("{name}.so")).exists())
     }
 
     /// Reuses a running server or starts one.

@@ -43,6 +43,29 @@ impl fmt::Debug for Secret {
     }
 }
 
+/// Whether the service talks to PostgreSQL through a transaction-pooling PgBouncer
+/// (`K12_DB_PGBOUNCER`), which hands each transaction to any server connection.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum PgBouncerMode {
+    /// Direct connections (or PgBouncer in session mode): statements are prepared once
+    /// per connection and cached.
+    #[default]
+    Off,
+    /// PgBouncer in transaction mode: no statement cache, prepared statements are dropped
+    /// at the start of every transaction, nothing runs outside one, no LISTEN.
+    Transaction,
+}
+
+impl PgBouncerMode {
+    pub fn parse(v: &str) -> Option<Self> {
+        match v {
+            "off" => Some(Self::Off),
+            "transaction" => Some(Self::Transaction),
+            _ => None,
+        }
+    }
+}
+
 /// Connection-pool limits (spec 05).
 #[derive(Clone, Debug)]
 pub struct PoolConfig {
@@ -50,6 +73,7 @@ pub struct PoolConfig {
     pub acquire_timeout: Duration,
     pub idle_timeout: Duration,
     pub max_lifetime: Duration,
+    pub pgbouncer: PgBouncerMode,
 }
 
 impl Default for PoolConfig {
@@ -59,6 +83,7 @@ impl Default for PoolConfig {
             acquire_timeout: Duration::from_millis(5000),
             idle_timeout: Duration::from_secs(600),
             max_lifetime: Duration::from_secs(1800),
+            pgbouncer: PgBouncerMode::Off,
         }
     }
 }
@@ -182,6 +207,9 @@ impl PoolConfig {
             )?,
             idle_timeout: parse_with(vars, "K12_DB_IDLE_TIMEOUT_SECS", d.idle_timeout, parse_secs)?,
             max_lifetime: parse_with(vars, "K12_DB_MAX_LIFETIME_SECS", d.max_lifetime, parse_secs)?,
+            pgbouncer: parse_with(vars, "K12_DB_PGBOUNCER", d.pgbouncer, |v| {
+                PgBouncerMode::parse(v).ok_or_else(|| format!("{v:?} is not transaction or off"))
+            })?,
         })
     }
 }
@@ -337,6 +365,7 @@ mod tests {
         assert_eq!(c.listen.to_string(), "127.0.0.1:3000");
         assert_eq!(c.database.owner_url, c.database.url);
         assert_eq!(c.database.pool.size, 20);
+        assert_eq!(c.database.pool.pgbouncer, PgBouncerMode::Off);
         assert!(!format!("{c:?}").contains("postgres://app"));
     }
 
@@ -350,6 +379,7 @@ mod tests {
             ("K12_SECRET_KEY", "short"),
             ("K12_DB_POOL_SIZE", "0"),
             ("K12_DB_ACQUIRE_TIMEOUT_MS", "soon"),
+            ("K12_DB_PGBOUNCER", "session"),
             ("REDIS_URL", "http://x"),
             ("K12_STORAGE_URL", "ftp://x"),
             ("K12_GATEWAY_URL", "::"),
@@ -365,6 +395,17 @@ mod tests {
         }
         let e = Config::from_vars(&vars(&[("K12_SECRET_KEY", KEY)])).unwrap_err();
         assert_eq!(e.var, "DATABASE_URL");
+    }
+
+    #[test]
+    fn pgbouncer_transaction_mode_is_read() {
+        let c = Config::from_vars(&vars(&[
+            ("DATABASE_URL", "postgres://app@localhost/k12"),
+            ("K12_SECRET_KEY", KEY),
+            ("K12_DB_PGBOUNCER", "transaction"),
+        ]))
+        .unwrap();
+        assert_eq!(c.database.pool.pgbouncer, PgBouncerMode::Transaction);
     }
 
     #[test]

@@ -10,11 +10,13 @@
 //! and nothing leaks to the next user of a pooled (or PgBouncer) connection.
 
 use std::ops::{Deref, DerefMut};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 
-use crate::config::{DatabaseConfig, PoolConfig};
+use crate::config::{DatabaseConfig, PgBouncerMode, PoolConfig};
 
 /// The migrations, embedded in the binary.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations");
@@ -36,28 +38,120 @@ pub struct TenantId(pub i64);
 #[derive(Clone, Debug)]
 pub struct Db {
     pool: PgPool,
+    counters: Arc<PoolCounters>,
+    pgbouncer: PgBouncerMode,
+}
+
+/// How a transaction begins behind a transaction-pooling PgBouncer: sqlx still names the
+/// statements it prepares (`sqlx_s_N`, counted per client connection) even with its
+/// cache off, and PgBouncer 1.18 does not track them, so a server connection may hold a
+/// name another client prepared. Dropping them in the `BEGIN` round trip (simple query
+/// protocol, nothing prepared) costs no extra round trip and keeps names from colliding.
+pub const PGBOUNCER_BEGIN_SQL: &str = "BEGIN; DEALLOCATE ALL";
+
+/// What the pool itself does not count: transactions waiting for a connection now, and
+/// since start how many had to wait and how many gave up (acquire timeout).
+#[derive(Debug, Default)]
+struct PoolCounters {
+    waiting: AtomicU64,
+    waits_total: AtomicU64,
+    acquire_timeouts_total: AtomicU64,
+}
+
+/// Decrements the waiting gauge however the acquire ends (also when it is cancelled).
+struct Waiting<'a>(&'a AtomicU64);
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// The pool's state, for operators (`GET /api/v1/operator/db/stats`), health and metrics.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
+pub struct PoolStats {
+    /// `K12_DB_POOL_SIZE`: the most connections the pool opens.
+    pub max_size: u32,
+    /// Connections open now (in use + idle).
+    pub size: u32,
+    pub in_use: u32,
+    pub idle: u32,
+    /// Transactions waiting for a connection now.
+    pub waiting: u64,
+    /// Transactions that found no idle connection at a full pool and had to wait, since start.
+    pub waits_total: u64,
+    /// Transactions that waited longer than `K12_DB_ACQUIRE_TIMEOUT_MS`, since start.
+    pub acquire_timeouts_total: u64,
 }
 
 impl Db {
     /// Connects the pool lazily; the first query opens connections.
     pub fn connect_lazy(url: &str, pool: &PoolConfig) -> Result<Self, sqlx::Error> {
-        let options: PgConnectOptions = url.parse()?;
+        let mut options: PgConnectOptions = url.parse()?;
+        if pool.pgbouncer == PgBouncerMode::Transaction {
+            // No statement cache: a cached statement lives on one server connection, and
+            // the next transaction may run on another.
+            options = options.statement_cache_capacity(0);
+        }
+        let pgbouncer = pool.pgbouncer;
         let pool = PgPoolOptions::new()
             .max_connections(pool.size)
             .acquire_timeout(pool.acquire_timeout)
             .idle_timeout(Some(pool.idle_timeout))
             .max_lifetime(Some(pool.max_lifetime))
             .connect_lazy_with(options.application_name("k12"));
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            counters: Arc::default(),
+            pgbouncer,
+        })
     }
 
     pub fn from_config(config: &DatabaseConfig) -> Result<Self, sqlx::Error> {
         Self::connect_lazy(config.url.expose(), &config.pool)
     }
 
+    /// Begins a transaction on a pooled connection, counting waits and timeouts.
+    async fn begin(&self) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
+        let c = &self.counters;
+        if self.pool.num_idle() == 0
+            && self.pool.size() >= self.pool.options().get_max_connections()
+        {
+            c.waits_total.fetch_add(1, Ordering::Relaxed);
+        }
+        c.waiting.fetch_add(1, Ordering::Relaxed);
+        let _waiting = Waiting(&c.waiting);
+        let tx = match self.pgbouncer {
+            PgBouncerMode::Off => self.pool.begin().await,
+            PgBouncerMode::Transaction => self.pool.begin_with(PGBOUNCER_BEGIN_SQL).await,
+        };
+        if let Err(sqlx::Error::PoolTimedOut) = tx {
+            c.acquire_timeouts_total.fetch_add(1, Ordering::Relaxed);
+        }
+        tx
+    }
+
+    /// The pool's size, use and waits now.
+    pub fn pool_stats(&self) -> PoolStats {
+        let size = self.pool.size();
+        let idle = u32::try_from(self.pool.num_idle())
+            .unwrap_or(u32::MAX)
+            .min(size);
+        let c = &self.counters;
+        PoolStats {
+            max_size: self.pool.options().get_max_connections(),
+            size,
+            in_use: size - idle,
+            idle,
+            waiting: c.waiting.load(Ordering::Relaxed),
+            waits_total: c.waits_total.load(Ordering::Relaxed),
+            acquire_timeouts_total: c.acquire_timeouts_total.load(Ordering::Relaxed),
+        }
+    }
+
     /// Opens a transaction scoped to one tenant.
     pub async fn tenant(&self, tenant: TenantId) -> Result<TenantTx, sqlx::Error> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         sqlx::query(SET_TENANT_SQL)
             .bind(tenant.0.to_string())
             .execute(&mut *tx)
@@ -67,47 +161,31 @@ impl Db {
 
     /// Opens a system transaction (no tenant; system tables only).
     pub async fn system(&self) -> Result<SystemTx, sqlx::Error> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         sqlx::query("SELECT set_config('app.system', 'on', true)")
             .execute(&mut *tx)
             .await?;
         Ok(SystemTx { tx })
     }
 
-    /// `SELECT 1` through the pool: the cheap liveness check.
+    /// `SELECT 1` through the pool: the cheap liveness check. Simple query protocol: one
+    /// round trip, nothing prepared (it runs outside a transaction, also behind PgBouncer).
     pub async fn ping(&self) -> Result<(), sqlx::Error> {
-        sqlx::query("SELECT 1").execute(&self.pool).await.map(drop)
+        sqlx::raw_sql("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map(drop)
     }
 
-    /// The pool's connections right now, for health and metrics.
-    pub fn pool_stats(&self) -> PoolStats {
-        let size = self.pool.size();
-        let idle = u32::try_from(self.pool.num_idle())
-            .unwrap_or(u32::MAX)
-            .min(size);
-        PoolStats {
-            size,
-            idle,
-            in_use: size - idle,
-            max: self.pool.options().get_max_connections(),
-        }
+    /// The PgBouncer mode the pool was configured with (`K12_DB_PGBOUNCER`).
+    pub fn pgbouncer(&self) -> PgBouncerMode {
+        self.pgbouncer
     }
 
     /// The pool, for code that needs no tenant and no system table (health checks).
     pub fn pool(&self) -> &PgPool {
         &self.pool
     }
-}
-
-/// A snapshot of the pool ([`Db::pool_stats`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
-pub struct PoolStats {
-    /// Connections open now.
-    pub size: u32,
-    pub idle: u32,
-    pub in_use: u32,
-    /// `K12_DB_POOL_SIZE`.
-    pub max: u32,
 }
 
 /// A transaction in which row-level security shows exactly one tenant's rows.
@@ -249,6 +327,32 @@ pub async fn bootstrap_roles(
         .await?;
     }
     Ok(())
+}
+
+/// Prepares query insight in `database_url`'s database, as a superuser, before the
+/// migrations run: creates `pg_stat_statements` (not a trusted extension, so the owner
+/// cannot) and lets the owner role read every statement's text and reset this database's
+/// statistics through the migrations' SECURITY DEFINER functions. Answers whether the
+/// extension is installed; a server without it is not an error (the routes then say
+/// `"available": false`). `deploy/roles.sql` has the same statements for production.
+pub async fn prepare_query_insight(database_url: &str) -> anyhow::Result<bool> {
+    let mut conn = <PgConnection as sqlx::Connection>::connect(database_url).await?;
+    let (present,): (bool,) = sqlx::query_as(
+        "SELECT EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'pg_stat_statements')",
+    )
+    .fetch_one(&mut conn)
+    .await?;
+    if !present {
+        return Ok(false);
+    }
+    for s in [
+        "CREATE EXTENSION IF NOT EXISTS pg_stat_statements",
+        "GRANT pg_read_all_stats TO k12_owner",
+        "GRANT EXECUTE ON FUNCTION pg_stat_statements_reset(oid, oid, bigint) TO k12_owner",
+    ] {
+        sqlx::query(s).execute(&mut conn).await?;
+    }
+    Ok(true)
 }
 
 /// Quotes an SQL string literal (for DDL, which takes no bind parameters).

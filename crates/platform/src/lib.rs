@@ -5,6 +5,7 @@
 //! each, with its `routes.rs`) → the floor ([`http`], [`auth`], [`audit`]) → [`error`],
 //! [`request`], [`db`], [`config`], [`outbound`]. See `docs/ARCHITECTURE.md` for the map.
 
+pub mod analytics;
 pub mod app;
 pub mod assignments;
 pub mod attachments;
@@ -14,6 +15,7 @@ pub mod config;
 pub mod counters;
 pub mod courses;
 pub mod db;
+pub mod dbinsight;
 pub mod discussions;
 pub mod error;
 pub mod http;

@@ -18,6 +18,8 @@ const SYSTEM_TABLES: &[&str] = &[
     "job_schedule_ticks",
     "job_probes",
     "operator_login_failures",
+    "analytics_refreshes",
+    "db_extension_status",
 ];
 
 #[tokio::test]

@@ -401,6 +401,30 @@ fn expectations() -> BTreeMap<(&'static str, &'static str), [u16; 7]> {
         ),
         // Webhooks and integrations: tenant admins (settings:manage) of the target's school.
         (
+            ("GET", "/api/v1/admin/analytics/daily"),
+            [401, 403, 403, 200, 200, 403, 403],
+        ),
+        (
+            ("GET", "/api/v1/admin/analytics/courses"),
+            [401, 403, 403, 200, 200, 403, 403],
+        ),
+        (
+            ("GET", "/api/v1/courses/{id}/analytics"),
+            [401, 403, 200, 200, 404, 404, 403],
+        ),
+        (
+            ("GET", "/api/v1/operator/db/slow_queries"),
+            [401, 403, 403, 403, 403, 403, 200],
+        ),
+        (
+            ("POST", "/api/v1/operator/db/slow_queries/reset"),
+            [401, 403, 403, 403, 403, 403, 200],
+        ),
+        (
+            ("GET", "/api/v1/operator/db/stats"),
+            [401, 403, 403, 403, 403, 403, 200],
+        ),
+        (
             ("GET", "/api/v1/admin/webhook_endpoints"),
             [401, 403, 403, 200, 200, 403, 403],
         ),

@@ -88,6 +88,13 @@ fn start_shared() -> anyhow::Result<Shared> {
             ))
             .execute(&mut conn)
             .await?;
+            platform::db::prepare_query_insight(&url(
+                port,
+                "postgres",
+                SUPERUSER_PASSWORD,
+                &building,
+            ))
+            .await?;
             platform::db::migrate(&url(port, "k12_owner", OWNER_PASSWORD, &building)).await?;
             sqlx::query(&format!(
                 "ALTER DATABASE {} RENAME TO {}",
@@ -103,6 +110,16 @@ fn start_shared() -> anyhow::Result<Shared> {
     writeln!(f, "{port}")?;
     drop(lock);
     Ok(Shared { port, template })
+}
+
+/// `K12_TEST_PGBOUNCER_URL` (`postgres://HOST:PORT`, a PgBouncer in transaction mode in
+/// front of the test cluster, see `scripts/test-pgbouncer.sh`): its `host:port`.
+fn pgbouncer_address() -> Option<String> {
+    let value = std::env::var("K12_TEST_PGBOUNCER_URL").ok()?;
+    let url = url::Url::parse(&value).expect("K12_TEST_PGBOUNCER_URL is a postgres:// URL");
+    let host = url.host_str().expect("K12_TEST_PGBOUNCER_URL names a host");
+    let port = url.port().unwrap_or(6432);
+    Some(format!("{host}:{port}"))
 }
 
 /// A database of its own for one test, cloned from the migrated template.
@@ -138,10 +155,21 @@ impl TestDb {
         .execute(&mut conn)
         .await
         .expect("cloning the template database");
-        let db = Db::connect_lazy(
-            &url(shared.port, "k12_app", APP_PASSWORD, &name),
-            &Default::default(),
-        )
+        let db = match pgbouncer_address() {
+            // The app's pool through PgBouncer in transaction mode; the owner, the
+            // superuser and the tests' own direct connections stay direct.
+            Some(address) => Db::connect_lazy(
+                &format!("postgres://k12_app:{APP_PASSWORD}@{address}/{name}"),
+                &platform::config::PoolConfig {
+                    pgbouncer: platform::config::PgBouncerMode::Transaction,
+                    ..Default::default()
+                },
+            ),
+            None => Db::connect_lazy(
+                &url(shared.port, "k12_app", APP_PASSWORD, &name),
+                &Default::default(),
+            ),
+        }
         .expect("pool");
         Self {
             name,

@@ -51,6 +51,7 @@ pub mod perm {
         STANDARDS_READ = "standards":"read";
         STANDARDS_MANAGE = "standards":"manage";
         AI_USE = "ai":"use";
+        ANALYTICS_READ = "analytics":"read";
     }
 }
 

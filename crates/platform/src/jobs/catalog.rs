@@ -3,6 +3,7 @@
 
 use super::kinds::{CleanupExpired, Probe};
 use super::{Registry, Schedule};
+use crate::analytics::RefreshAnalytics;
 use crate::webhooks::DeliverWebhook;
 
 /// The kinds every worker runs.
@@ -10,7 +11,8 @@ pub fn registry() -> Registry {
     let mut r = Registry::new();
     r.register::<Probe>()
         .register::<CleanupExpired>()
-        .register::<DeliverWebhook>();
+        .register::<DeliverWebhook>()
+        .register::<RefreshAnalytics>();
     r
 }
 
@@ -19,6 +21,8 @@ pub fn schedules() -> Vec<Schedule> {
     vec![
         // Expired sessions and setup tokens, hourly; a missed hour runs once on start-up.
         Schedule::new("cleanup-expired", "0 * * * *", |_| CleanupExpired {}).with_catch_up(),
+        // The analytics views, hourly (concurrently: reads never wait for it).
+        Schedule::new("refresh-analytics", "0 * * * *", |_| RefreshAnalytics {}),
         // The fleet's dead-man's switch: a probe every minute (see `kinds::Probe`).
         Schedule::new("fleet-probe", "* * * * *", |tick| Probe {
             key: format!("fleet-probe:{}", tick.to_rfc3339()),

@@ -531,6 +531,10 @@ fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
 /// so idle workers start new jobs at once; polling remains the fallback (e.g. behind a
 /// transaction-pooling PgBouncer, where LISTEN does not work).
 async fn listen(db: Db, wake: Arc<Notify>, mut stop: watch::Receiver<bool>) {
+    if db.pgbouncer() == crate::config::PgBouncerMode::Transaction {
+        tracing::info!("K12_DB_PGBOUNCER=transaction: no LISTEN; polling only");
+        return;
+    }
     let mut listener = match sqlx::postgres::PgListener::connect_with(db.pool()).await {
         Ok(l) => l,
         Err(e) => {

@@ -149,7 +149,7 @@ fn pool_gauges(registry: &Registry, state: &AppState) {
         IntGaugeVec::new(
             Opts::new(
                 "k12_db_pool_connections",
-                "Connections of the pool by state (in_use, idle) and its maximum (max).",
+                "Connections of the pool by state (in_use, idle), its maximum (max) and transactions waiting for one (waiting).",
             ),
             &["state"],
         ),
@@ -160,7 +160,28 @@ fn pool_gauges(registry: &Registry, state: &AppState) {
     gauges
         .with_label_values(&["idle"])
         .set(i64::from(pool.idle));
-    gauges.with_label_values(&["max"]).set(i64::from(pool.max));
+    gauges
+        .with_label_values(&["max"])
+        .set(i64::from(pool.max_size));
+    gauges
+        .with_label_values(&["waiting"])
+        .set(i64::try_from(pool.waiting).unwrap_or(i64::MAX));
+    let counters = register(
+        registry,
+        IntCounterVec::new(
+            Opts::new(
+                "k12_db_pool_waits_total",
+                "Transactions that had to wait for a connection (waited), and those that gave up after K12_DB_ACQUIRE_TIMEOUT_MS (timed_out), since start.",
+            ),
+            &["outcome"],
+        ),
+    );
+    counters
+        .with_label_values(&["waited"])
+        .inc_by(pool.waits_total);
+    counters
+        .with_label_values(&["timed_out"])
+        .inc_by(pool.acquire_timeouts_total);
 }
 
 /// Jobs now in the table by kind and state, and jobs finished since installation by kind

@@ -107,7 +107,7 @@ pub async fn report(state: &AppState) -> HealthReport {
     let pool = state.db.pool_stats();
     set(
         "db_connection_pool",
-        Some(f64::from(pool.in_use) * 100.0 / f64::from(pool.max.max(1))),
+        Some(f64::from(pool.in_use) * 100.0 / f64::from(pool.max_size.max(1))),
     );
     let window = state.metrics.window();
     set("response_time_p95", window.p95_ms);
