@@ -9,6 +9,12 @@ GRANT k12_service TO k12_app;
 CREATE DATABASE k12 OWNER k12_owner;
 -- Then: DATABASE_OWNER_URL=postgres://k12_owner:...@host/k12 k12 migrate
 --       DATABASE_URL=postgres://k12_app:...@host/k12 k12 serve
+-- Backups (k12 backup / k12 restore, K12_BACKUP_DATABASE_URL): reads every row whatever the
+-- row-level security (BYPASSRLS, pg_read_all_data) and creates the temporary databases that
+-- verification restores into (CREATEDB). It cannot write to the k12 database.
+CREATE ROLE k12_backup LOGIN NOSUPERUSER BYPASSRLS CREATEDB NOCREATEROLE PASSWORD 'change-me-backup';
+GRANT pg_read_all_data TO k12_backup;
+-- Then: K12_BACKUP_DATABASE_URL=postgres://k12_backup:...@host/k12 k12 backup create
 
 -- Query insight (optional; spec 05): load the module in postgresql.conf
 --   shared_preload_libraries = 'pg_stat_statements'

@@ -158,8 +158,18 @@ BEGIN
             USING ERRCODE = 'insufficient_privilege';
     END IF;
     PERFORM set_config('app.analytics_refresh', 'on', true);
-    REFRESH MATERIALIZED VIEW CONCURRENTLY tenant_daily_stats;
-    REFRESH MATERIALIZED VIEW CONCURRENTLY course_engagement_stats;
+    -- CONCURRENTLY needs a populated view; a restored database has its views empty
+    -- (backups do not dump their rows), so the first refresh there is a plain one.
+    IF (SELECT relispopulated FROM pg_class WHERE oid = 'tenant_daily_stats'::regclass) THEN
+        REFRESH MATERIALIZED VIEW CONCURRENTLY tenant_daily_stats;
+    ELSE
+        REFRESH MATERIALIZED VIEW tenant_daily_stats;
+    END IF;
+    IF (SELECT relispopulated FROM pg_class WHERE oid = 'course_engagement_stats'::regclass) THEN
+        REFRESH MATERIALIZED VIEW CONCURRENTLY course_engagement_stats;
+    ELSE
+        REFRESH MATERIALIZED VIEW course_engagement_stats;
+    END IF;
     PERFORM set_config('app.analytics_refresh', '', true);
     finished := clock_timestamp();
     INSERT INTO analytics_refreshes (started_at, finished_at, duration_ms)
@@ -178,14 +188,22 @@ CREATE FUNCTION analytics_refreshed_at() RETURNS timestamptz
 -- absent), oldest first.
 CREATE FUNCTION analytics_daily(p_days integer)
     RETURNS TABLE (stat_date date, active_students bigint, submissions_count bigint, graded_count bigint)
-    LANGUAGE sql STABLE SECURITY DEFINER
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path = public, pg_temp
     AS $$
+BEGIN
+    -- A restored database has its views empty until the first refresh (backups do not
+    -- dump their rows): no rows then, not an error.
+    IF NOT (SELECT relispopulated FROM pg_class WHERE oid = 'tenant_daily_stats'::regclass) THEN
+        RETURN;
+    END IF;
+    RETURN QUERY
     SELECT d.stat_date, d.active_students, d.submissions_count, d.graded_count
       FROM tenant_daily_stats d
      WHERE d.tenant_id = current_tenant_id()
        AND d.stat_date > (now() AT TIME ZONE 'UTC')::date - p_days
-     ORDER BY d.stat_date
+     ORDER BY d.stat_date;
+END
 $$;
 
 -- The caller's tenant's courses by id after p_after (at most p_limit), or only course
@@ -193,9 +211,14 @@ $$;
 CREATE FUNCTION analytics_courses(p_after bigint, p_limit integer, p_course bigint DEFAULT NULL)
     RETURNS TABLE (course_id bigint, name text, code text, enrolled_students bigint,
                    active_students bigint, average_grade double precision, quiz_participants bigint)
-    LANGUAGE sql STABLE SECURITY DEFINER
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path = public, pg_temp
     AS $$
+BEGIN
+    IF NOT (SELECT relispopulated FROM pg_class WHERE oid = 'course_engagement_stats'::regclass) THEN
+        RETURN;
+    END IF;
+    RETURN QUERY
     SELECT s.course_id, c.name, c.code, s.enrolled_students, s.active_students,
            s.average_grade::double precision, s.quiz_participants
       FROM course_engagement_stats s
@@ -205,7 +228,8 @@ CREATE FUNCTION analytics_courses(p_after bigint, p_limit integer, p_course bigi
        AND (p_course IS NULL OR s.course_id = p_course)
        AND s.course_id > p_after
      ORDER BY s.course_id
-     LIMIT p_limit
+     LIMIT p_limit;
+END
 $$;
 
 REVOKE ALL ON FUNCTION refresh_analytics(), analytics_refreshed_at(), analytics_daily(integer),

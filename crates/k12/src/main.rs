@@ -1,5 +1,6 @@
 //! `k12`: every role the platform's process can play, as subcommands.
 
+mod backup;
 mod dbargs;
 mod dev;
 mod jobs_cli;
@@ -38,6 +39,11 @@ enum Command {
     /// Inspect the job queues and schedules; run a schedule now.
     #[command(subcommand)]
     Jobs(jobs_cli::JobsCommand),
+    /// Back up the database, verify a backup by restoring it, list and prune backups.
+    #[command(subcommand)]
+    Backup(backup::BackupCommand),
+    /// Restore a backup into a target database (refuses a non-empty one without --force).
+    Restore(backup::RestoreArgs),
     /// Maintenance tasks for operators.
     #[command(subcommand)]
     Maintenance(MaintenanceCommand),
@@ -138,6 +144,8 @@ fn main() -> ExitCode {
             Command::Migrate => migrate().await,
             Command::Worker => worker::run().await,
             Command::Jobs(command) => jobs_cli::run(command).await,
+            Command::Backup(command) => backup::run(command).await,
+            Command::Restore(args) => backup::restore(args).await,
             Command::Maintenance(MaintenanceCommand::Recount { check, db }) => {
                 recount(check, &db).await
             }

@@ -11,6 +11,7 @@ pub mod assignments;
 pub mod attachments;
 pub mod audit;
 pub mod auth;
+pub mod backups;
 pub mod config;
 pub mod counters;
 pub mod courses;

@@ -257,3 +257,35 @@ async fn metrics_are_labelled_by_route_template_and_pass_promtool() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[tokio::test]
+async fn backup_age_is_the_newest_completed_backup() {
+    let app = TestApp::spawn().await;
+    let op = app.create_operator("ops@example.org").await;
+    let mut tx = app.pool().system().await.unwrap();
+    // A completed backup three hours old, a failed one just now (does not count).
+    for (key, hours_ago, status) in [("a", 3, "completed"), ("b", 0, "failed")] {
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO backup_records (storage_key, created_at)
+             VALUES ($1, now() - make_interval(hours => $2)) RETURNING id",
+        )
+        .bind(key)
+        .bind(hours_ago)
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+        sqlx::query(
+            "UPDATE backup_records SET status = $2, size_bytes = 1, duration_seconds = 0,
+                    sha256 = repeat('a', 64) WHERE id = $1",
+        )
+        .bind(id)
+        .bind(status)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    }
+    tx.commit().await.unwrap();
+    let body = health(&app, &op).await;
+    let age = body["metrics"]["backup_age_hours"].as_f64().unwrap();
+    assert!((3.0..3.1).contains(&age), "{age}");
+}

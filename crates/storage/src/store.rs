@@ -218,6 +218,12 @@ impl Store {
         &self.prefix
     }
 
+    /// Where the objects are (`file:///dir` or `s3://bucket/prefix [at endpoint]`), without
+    /// credentials: for records and messages.
+    pub fn location(&self) -> &str {
+        &self.description
+    }
+
     /// The multipart part size; at most two parts are in memory during a `put_stream`.
     pub fn part_size(&self) -> usize {
         self.part_size

@@ -357,9 +357,12 @@ async fn backup_age_hours(state: &AppState) -> Result<Option<f64>, String> {
     Ok(seconds.map(|s| s / 3600.0))
 }
 
-/// Seconds since the newest backup that completed (verified or not).
-const BACKUP_AGE_SQL: &str =
-    "SELECT CASE WHEN to_regclass('public.backup_records') IS NULL THEN NULL::float8 END";
+/// Seconds since the newest backup that completed (verified or not, and not pruned):
+/// its start plus its duration.
+const BACKUP_AGE_SQL: &str = "SELECT extract(epoch FROM now() - max(created_at
+            + coalesce(duration_seconds, 0) * interval '1 second'))::float8
+       FROM backup_records
+      WHERE status IN ('completed', 'verified') AND deleted_at IS NULL";
 
 /// Used share of the filesystem holding `dir`, in percent.
 fn disk_usage_percent(dir: &Path) -> Option<f64> {
