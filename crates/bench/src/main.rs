@@ -49,6 +49,11 @@ pub struct Args {
     /// The service's connection-pool size (as K12_DB_POOL_SIZE).
     #[arg(long, default_value_t = PoolConfig::default().size)]
     pool_size: u32,
+    /// Run the service's pool as behind a transaction-pooling PgBouncer
+    /// (K12_DB_PGBOUNCER=transaction: no statement cache, DEALLOCATE ALL in each BEGIN),
+    /// directly against PostgreSQL: the cost of that mode, next to a default run.
+    #[arg(long)]
+    statement_cache_off: bool,
     /// A tiny district and one-second runs: checks that everything works end to end.
     #[arg(long)]
     smoke: bool,
@@ -79,6 +84,7 @@ fn init_tracing() {
         .with(
             tracing_subscriber::fmt::layer()
                 .with_writer(std::io::stderr)
+                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
                 .with_filter(filter),
         )
         .with(platform::http::statements::layer())
@@ -185,6 +191,11 @@ async fn run_with_cluster(
 
     let pool = PoolConfig {
         size: args.pool_size,
+        pgbouncer: if args.statement_cache_off {
+            platform::config::PgBouncerMode::Transaction
+        } else {
+            platform::config::PgBouncerMode::Off
+        },
         ..PoolConfig::default()
     };
     let db = Db::connect_lazy(&urls.app, &pool)?;

@@ -140,6 +140,20 @@ async fn dev_runs_the_product_reuses_its_data_and_stops_cleanly() {
         .unwrap();
     let users: Value = users.json().await.unwrap();
     assert_eq!(users["data"].as_array().unwrap().len(), 5, "{users}");
+    // The analytics views were refreshed once after seeding: the demo school has figures.
+    let analytics: Value = client
+        .get(format!("{api}/api/v1/admin/analytics/courses"))
+        .bearer_auth(&admin_token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        !analytics["data"].as_array().unwrap().is_empty() && analytics["refreshed_at"].is_string(),
+        "{analytics}"
+    );
     for key in ["database_url", "owner_database_url"] {
         assert!(
             first[key].as_str().unwrap().starts_with("postgres://"),
@@ -252,6 +266,10 @@ async fn dev_runs_the_product_reuses_its_data_and_stops_cleanly() {
 
     let status = terminate(&mut dev);
     assert!(status.success(), "k12 dev exit status {status}");
+    // Logs to a file carry no terminal colour codes.
+    let log = std::fs::read_to_string(dir.join("stderr.log")).unwrap();
+    assert!(log.contains("INFO"), "{log}");
+    assert!(!log.contains('\x1b'), "ANSI escapes in a redirected log");
     assert!(
         !dir.join("pg/postmaster.pid").exists(),
         "PostgreSQL was stopped with k12 dev"

@@ -131,13 +131,19 @@ pub fn error_body(status: StatusCode, code: &str, message: &str, details: Value)
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         if let Self::Database(sqlx::Error::PoolTimedOut) = self {
+            // Every pooled connection stayed busy for K12_DB_ACQUIRE_TIMEOUT_MS: the
+            // request queued that long and gives up with a 503 the client may retry.
             tracing::error!("database pool exhausted");
-            return error_body(
+            let mut response = error_body(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",
                 "the service is busy; try again shortly",
                 Value::Null,
             );
+            response
+                .headers_mut()
+                .insert("retry-after", axum::http::HeaderValue::from_static("1"));
+            return response;
         }
         let (status, code, details) = self.status_code_details();
         let message = match &self {
