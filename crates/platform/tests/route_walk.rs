@@ -425,6 +425,10 @@ fn expectations() -> BTreeMap<(&'static str, &'static str), [u16; 7]> {
             [401, 403, 403, 403, 403, 403, 200],
         ),
         (
+            ("POST", "/api/v1/operator/alerts/evaluate"),
+            [401, 403, 403, 403, 403, 403, 200],
+        ),
+        (
             ("GET", "/api/v1/admin/alert_configurations"),
             [401, 403, 403, 200, 200, 403, 403],
         ),

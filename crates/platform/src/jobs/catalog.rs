@@ -3,6 +3,8 @@
 
 use super::kinds::{CleanupExpired, Probe};
 use super::{Registry, Schedule};
+use crate::monitoring::evaluate::{alert_cron, EvaluateAlerts};
+use crate::monitoring::notify::DeliverNotification;
 use crate::webhooks::DeliverWebhook;
 
 /// The kinds every worker runs.
@@ -10,7 +12,9 @@ pub fn registry() -> Registry {
     let mut r = Registry::new();
     r.register::<Probe>()
         .register::<CleanupExpired>()
-        .register::<DeliverWebhook>();
+        .register::<DeliverWebhook>()
+        .register::<EvaluateAlerts>()
+        .register::<DeliverNotification>();
     r
 }
 
@@ -24,6 +28,8 @@ pub fn schedules() -> Vec<Schedule> {
             key: format!("fleet-probe:{}", tick.to_rfc3339()),
             ..Probe::new("")
         }),
+        // Alert rules against the health report (K12_ALERT_CRON, read once at start-up).
+        Schedule::new("evaluate-alerts", alert_cron(), |_| EvaluateAlerts {}),
     ]
 }
 

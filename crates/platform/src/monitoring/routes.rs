@@ -145,6 +145,15 @@ fn register_alerts(api: &mut Api) {
             .response::<Page<AlertEventView>>(ok),
         a::admin_events,
     );
+    api.add(
+        Op::post("/api/v1/operator/alerts/evaluate", op())
+            .summary(
+                "monitoring",
+                "Evaluate every enabled alert rule now; answers the events recorded (notifications go through the outbox)",
+            )
+            .response::<super::evaluate::Evaluation>(ok),
+        super::evaluate::evaluate_route,
+    );
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
