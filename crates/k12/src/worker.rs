@@ -23,18 +23,23 @@ pub async fn run() -> anyhow::Result<()> {
     let mut worker = Worker::new(db, config).with_clock(clock);
     // Fails now, not at the first tick, on an invalid K12_ALERT_CRON.
     platform::jobs::catalog::schedules();
-    if let Ok(service) = Config::from_vars(&ProcessEnv) {
-        let state = crate::app_state(&service)?;
-        let outbound = state.config.outbound.clone();
-        return worker
-            .with_outbound(outbound)
-            .with_state(state)
-            .run(crate::shutdown_signal())
-            .await;
+    match Config::from_vars(&ProcessEnv)
+        .map_err(anyhow::Error::from)
+        .and_then(|service| crate::app_state(&service))
+    {
+        Ok(state) => {
+            let outbound = state.config.outbound.clone();
+            return worker
+                .with_outbound(outbound)
+                .with_state(state)
+                .run(crate::shutdown_signal())
+                .await;
+        }
+        Err(e) => tracing::warn!(
+            error = %e,
+            "no service state on this worker: alert evaluation and notifications will fail here"
+        ),
     }
-    tracing::warn!(
-        "the API's configuration is incomplete here: alert evaluation and notifications will fail on this worker"
-    );
     match ProcessEnv.get("K12_SECRET_KEY") {
         Some(key) if key.len() >= 32 => {
             let env = match ProcessEnv.get("K12_ENV").as_deref() {
