@@ -475,7 +475,7 @@ async fn operator_api_lists_shows_retries_deletes_and_runs_schedules() {
         .iter()
         .map(|s| s["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["cleanup-expired", "fleet-probe"]);
+    assert_eq!(names, ["cleanup-expired", "evaluate-alerts", "fleet-probe"]);
     assert_eq!(body["data"][0]["cron"], "0 * * * *");
     assert_eq!(body["data"][0]["timezone"], "UTC");
     assert!(body["data"][0]["next_run_at"].is_string());
