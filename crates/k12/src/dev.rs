@@ -162,7 +162,6 @@ async fn run_with_cluster(
         egress,
         &platform::config::Secret::new(state.secret_key.clone()),
     )?;
-    let worker = crate::worker::spawn_in_dev(db.clone(), outbound.clone())?;
     // Objects (attachments) under the data dir unless K12_STORAGE_URL says otherwise.
     let storage_config = storage::StorageConfig::from_lookup(
         |k| std::env::var(k).ok(),
@@ -179,10 +178,14 @@ async fn run_with_cluster(
                 gateway_url: None,
                 data_dir: Some(dir.to_path_buf()),
             },
+            alerts: platform::monitoring::notify::AlertSettings::from_vars(
+                &platform::config::ProcessEnv,
+            )?,
         },
         store,
     )
     .with_limiter(limiter);
+    let worker = crate::worker::spawn_in_dev(app_state.clone())?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("--listen: cannot listen on {}", args.listen))?;

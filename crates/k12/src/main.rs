@@ -189,9 +189,13 @@ pub async fn shutdown_signal() {
     tracing::info!("shutdown requested");
 }
 
-async fn serve() -> anyhow::Result<()> {
-    use platform::config::{Config, ProcessEnv};
-    let config = Config::from_vars(&ProcessEnv)?;
+/// The service's state from the validated configuration: the API's, and the worker's
+/// when its environment has the API's variables (alert evaluation and notifications
+/// need it).
+pub(crate) fn app_state(
+    config: &platform::config::Config,
+) -> anyhow::Result<platform::http::AppState> {
+    use platform::config::ProcessEnv;
     let limits = platform::ratelimit::Settings::from_vars(&ProcessEnv, config.env)?;
     let limiter = platform::ratelimit::RateLimiter::from_config(
         limits,
@@ -211,10 +215,18 @@ async fn serve() -> anyhow::Result<()> {
                 gateway_url: config.gateway_url.clone(),
                 data_dir: Some(config.data_dir.clone()),
             },
+            alerts: platform::monitoring::notify::AlertSettings::from_vars(&ProcessEnv)?,
         },
         store,
     )
     .with_limiter(limiter);
+    Ok(state)
+}
+
+async fn serve() -> anyhow::Result<()> {
+    use platform::config::{Config, ProcessEnv};
+    let config = Config::from_vars(&ProcessEnv)?;
+    let state = app_state(&config)?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| anyhow::anyhow!("K12_LISTEN: cannot listen on {}: {e}", config.listen))?;

@@ -4,9 +4,12 @@
 //! settings) plus the `K12_WORKER_*` variables of [`WorkerConfig::from_vars`]. Any
 //! number of workers may share a database. Webhook delivery also needs `K12_SECRET_KEY`
 //! (the key that opens the stored signing secrets) and honours `K12_DNS_SERVERS` and
-//! `K12_URL_*` (docs/url-guard.md); without the key those jobs fail and retry.
+//! `K12_URL_*` (docs/url-guard.md); without the key those jobs fail and retry. Alert
+//! evaluation and notification delivery need the service's state: when the worker's
+//! environment holds the API's variables (as `k12 serve` reads them) the worker builds
+//! it; otherwise those jobs fail on this worker.
 
-use platform::config::{DatabaseConfig, Environment, ProcessEnv, Secret, VarSource};
+use platform::config::{Config, DatabaseConfig, Environment, ProcessEnv, Secret, VarSource};
 use platform::db::Db;
 use platform::jobs::{clock_from_vars, Worker, WorkerConfig};
 use platform::outbound::{egress_config, Outbound};
@@ -18,6 +21,25 @@ pub async fn run() -> anyhow::Result<()> {
     let clock = clock_from_vars(&ProcessEnv)?;
     let db = Db::from_config(&database)?;
     let mut worker = Worker::new(db, config).with_clock(clock);
+    // Fails now, not at the first tick, on an invalid K12_ALERT_CRON.
+    platform::jobs::catalog::schedules();
+    match Config::from_vars(&ProcessEnv)
+        .map_err(anyhow::Error::from)
+        .and_then(|service| crate::app_state(&service))
+    {
+        Ok(state) => {
+            let outbound = state.config.outbound.clone();
+            return worker
+                .with_outbound(outbound)
+                .with_state(state)
+                .run(crate::shutdown_signal())
+                .await;
+        }
+        Err(e) => tracing::warn!(
+            error = %e,
+            "no service state on this worker: alert evaluation and notifications will fail here"
+        ),
+    }
     match ProcessEnv.get("K12_SECRET_KEY") {
         Some(key) if key.len() >= 32 => {
             let env = match ProcessEnv.get("K12_ENV").as_deref() {
@@ -40,15 +62,15 @@ pub async fn run() -> anyhow::Result<()> {
 /// The worker inside `k12 dev`: same code, `K12_WORKER_*` honoured, stops on the same
 /// signal as the API.
 pub fn spawn_in_dev(
-    db: Db,
-    outbound: Outbound,
+    state: platform::http::AppState,
 ) -> anyhow::Result<tokio::task::JoinHandle<anyhow::Result<()>>> {
     let config = WorkerConfig::from_vars(&ProcessEnv)?;
     let clock = clock_from_vars(&ProcessEnv)?;
     Ok(tokio::spawn(
-        Worker::new(db, config)
+        Worker::new(state.db.clone(), config)
             .with_clock(clock)
-            .with_outbound(outbound)
+            .with_outbound(state.config.outbound.clone())
+            .with_state(state)
             .run(crate::shutdown_signal()),
     ))
 }

@@ -477,7 +477,12 @@ async fn operator_api_lists_shows_retries_deletes_and_runs_schedules() {
         .collect();
     assert_eq!(
         names,
-        ["cleanup-expired", "fleet-probe", "refresh-analytics"]
+        [
+            "cleanup-expired",
+            "evaluate-alerts",
+            "fleet-probe",
+            "refresh-analytics"
+        ]
     );
     assert_eq!(body["data"][0]["cron"], "0 * * * *");
     assert_eq!(body["data"][0]["timezone"], "UTC");

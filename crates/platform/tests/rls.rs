@@ -20,7 +20,12 @@ const SYSTEM_TABLES: &[&str] = &[
     "operator_login_failures",
     "analytics_refreshes",
     "db_extension_status",
+    "notification_outbox",
 ];
+
+/// Tenant tables whose `tenant_id` may be NULL: the NULL rows are system-wide (alert
+/// rules and their events) and visible only in the system context (`system_policy`).
+const NULLABLE_TENANT_TABLES: &[&str] = &["alert_configurations", "alert_events"];
 
 #[tokio::test]
 async fn every_tenant_table_forces_rls_with_the_isolation_policy() {
@@ -57,7 +62,19 @@ async fn every_tenant_table_forces_rls_with_the_isolation_policy() {
             .fetch_one(&mut conn)
             .await
             .unwrap();
-            if !not_null {
+            if NULLABLE_TENANT_TABLES.contains(&name.as_str()) {
+                let system: Option<(String,)> = sqlx::query_as(
+                    "SELECT pg_get_expr(polqual, polrelid) FROM pg_policy
+                      WHERE polrelid = $1::regclass AND polname = 'system_policy'",
+                )
+                .bind(name)
+                .fetch_optional(&mut conn)
+                .await
+                .unwrap();
+                if system.as_ref().map(|s| s.0.as_str()) != Some("app_is_system()") {
+                    problems.push(format!("{name}: NULL tenant rows without system_policy"));
+                }
+            } else if !not_null {
                 problems.push(format!("{name}: tenant_id is nullable"));
             }
         } else if !SYSTEM_TABLES.contains(&name.as_str()) {

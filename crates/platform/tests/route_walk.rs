@@ -399,6 +399,59 @@ fn expectations() -> BTreeMap<(&'static str, &'static str), [u16; 7]> {
             ("POST", "/api/v1/operator/schedules/{name}/run"),
             [401, 403, 403, 403, 403, 403, 202],
         ),
+        // Alert rules and events: operators (system-wide), tenant admins (their school's).
+        (
+            ("GET", "/api/v1/operator/alert_configurations"),
+            [401, 403, 403, 403, 403, 403, 200],
+        ),
+        (
+            ("POST", "/api/v1/operator/alert_configurations"),
+            [401, 403, 403, 403, 403, 403, 201],
+        ),
+        (
+            ("GET", "/api/v1/operator/alert_configurations/{id}"),
+            [401, 403, 403, 403, 403, 403, 200],
+        ),
+        (
+            ("PUT", "/api/v1/operator/alert_configurations/{id}"),
+            [401, 403, 403, 403, 403, 403, 200],
+        ),
+        (
+            ("DELETE", "/api/v1/operator/alert_configurations/{id}"),
+            [401, 403, 403, 403, 403, 403, 204],
+        ),
+        (
+            ("GET", "/api/v1/operator/alert_events"),
+            [401, 403, 403, 403, 403, 403, 200],
+        ),
+        (
+            ("POST", "/api/v1/operator/alerts/evaluate"),
+            [401, 403, 403, 403, 403, 403, 200],
+        ),
+        (
+            ("GET", "/api/v1/admin/alert_configurations"),
+            [401, 403, 403, 200, 200, 403, 403],
+        ),
+        (
+            ("POST", "/api/v1/admin/alert_configurations"),
+            [401, 403, 403, 201, 201, 403, 403],
+        ),
+        (
+            ("GET", "/api/v1/admin/alert_configurations/{id}"),
+            [401, 403, 403, 200, 404, 403, 403],
+        ),
+        (
+            ("PUT", "/api/v1/admin/alert_configurations/{id}"),
+            [401, 403, 403, 200, 404, 403, 403],
+        ),
+        (
+            ("DELETE", "/api/v1/admin/alert_configurations/{id}"),
+            [401, 403, 403, 204, 404, 403, 403],
+        ),
+        (
+            ("GET", "/api/v1/admin/alert_events"),
+            [401, 403, 403, 200, 200, 403, 403],
+        ),
         // Webhooks and integrations: tenant admins (settings:manage) of the target's school.
         (
             ("GET", "/api/v1/admin/analytics/daily"),
@@ -516,6 +569,15 @@ fn body(method: &str, path: &str, n: usize, s: &School) -> Option<Value> {
             json!({"url": format!("https://93.184.215.14/walk/{n}"), "events": ["submission.created"]})
         }
         ("PUT", "/api/v1/admin/webhook_endpoints/{id}") => json!({"active": false}),
+        ("POST", "/api/v1/operator/alert_configurations") => {
+            json!({"name": format!("Walk rule {n}"), "metric": "job_queue_depth", "comparison": "gt", "threshold": 5})
+        }
+        ("POST", "/api/v1/admin/alert_configurations") => json!({
+            "name": format!("Walk rule {n}"), "metric": "error_rate_5m", "comparison": "gte",
+            "threshold": 5, "channel": "email", "target": "alerts@example.org"
+        }),
+        ("PUT", "/api/v1/operator/alert_configurations/{id}")
+        | ("PUT", "/api/v1/admin/alert_configurations/{id}") => json!({"enabled": false}),
         ("POST", "/api/v1/admin/integrations") => {
             json!({"provider": "walk", "settings": {"base_url": "https://93.184.215.14/"}, "secrets": {"k": "v"}})
         }
@@ -687,6 +749,29 @@ impl Targets<'_> {
                     "/api/v1/admin/webhook_endpoints",
                     &s.admin.token,
                     json!({"url": "https://93.184.215.14/hook", "events": ["enrollment.created"]}),
+                )
+                .await,
+            ),
+            (_, "/api/v1/operator/alert_configurations/{id}") => {
+                let mut sys = app.pool().system().await.unwrap();
+                let (id,): (i64,) = sqlx::query_as(
+                    "INSERT INTO alert_configurations (name, metric, comparison, threshold)
+                     VALUES ($1, 'job_latency', 'gt', 60) RETURNING id",
+                )
+                .bind(format!("Walk {}", rand_suffix()))
+                .fetch_one(&mut *sys)
+                .await
+                .unwrap();
+                sys.commit().await.unwrap();
+                id
+            }
+            (_, "/api/v1/admin/alert_configurations/{id}") => created(
+                app.post(
+                    "/api/v1/admin/alert_configurations",
+                    &s.admin.token,
+                    json!({"name": format!("Walk {}", rand_suffix()), "metric": "job_latency",
+                           "comparison": "gt", "threshold": 60, "channel": "email",
+                           "target": "alerts@example.org"}),
                 )
                 .await,
             ),

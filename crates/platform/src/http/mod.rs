@@ -31,6 +31,8 @@ pub struct ServiceConfig {
     pub cors_origins: Vec<String>,
     /// What the health report checks beyond the service's own state (gateway, disk).
     pub monitoring: crate::monitoring::MonitoringConfig,
+    /// Where alert notifications go by default (`K12_SLACK_WEBHOOK_URL`).
+    pub alerts: crate::monitoring::notify::AlertSettings,
 }
 
 impl ServiceConfig {
@@ -41,6 +43,7 @@ impl ServiceConfig {
             outbound,
             cors_origins: Vec::new(),
             monitoring: Default::default(),
+            alerts: Default::default(),
         }
     }
 }

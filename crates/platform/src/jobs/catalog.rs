@@ -4,6 +4,8 @@
 use super::kinds::{CleanupExpired, Probe};
 use super::{Registry, Schedule};
 use crate::analytics::RefreshAnalytics;
+use crate::monitoring::evaluate::{alert_cron, EvaluateAlerts};
+use crate::monitoring::notify::DeliverNotification;
 use crate::webhooks::DeliverWebhook;
 
 /// The kinds every worker runs.
@@ -12,7 +14,9 @@ pub fn registry() -> Registry {
     r.register::<Probe>()
         .register::<CleanupExpired>()
         .register::<DeliverWebhook>()
-        .register::<RefreshAnalytics>();
+        .register::<RefreshAnalytics>()
+        .register::<EvaluateAlerts>()
+        .register::<DeliverNotification>();
     r
 }
 
@@ -28,6 +32,8 @@ pub fn schedules() -> Vec<Schedule> {
             key: format!("fleet-probe:{}", tick.to_rfc3339()),
             ..Probe::new("")
         }),
+        // Alert rules against the health report (K12_ALERT_CRON, read once at start-up).
+        Schedule::new("evaluate-alerts", alert_cron(), |_| EvaluateAlerts {}),
     ]
 }
 

@@ -98,6 +98,9 @@ pub struct JobContext {
     pub worker: std::sync::Arc<str>,
     /// The guarded HTTP client and the sealing key, when the worker was given them.
     pub outbound: Option<crate::outbound::Outbound>,
+    /// The service's state (what the health report and alert notifications need), when
+    /// the worker was given it ([`Worker::with_state`]).
+    pub state: Option<crate::http::AppState>,
 }
 
 /// An error that no retry can fix (a payload that no longer parses, a record that is

@@ -212,6 +212,7 @@ pub struct Worker {
     schedules: Vec<Schedule>,
     clock: Arc<dyn Clock>,
     outbound: Option<Outbound>,
+    state: Option<crate::http::AppState>,
 }
 
 /// What the job tasks share.
@@ -222,6 +223,7 @@ struct Shared {
     config: WorkerConfig,
     registry: Registry,
     outbound: Option<Outbound>,
+    state: Option<crate::http::AppState>,
 }
 
 impl Worker {
@@ -234,6 +236,7 @@ impl Worker {
             schedules: catalog::schedules(),
             clock: Arc::new(SystemClock),
             outbound: None,
+            state: None,
         }
     }
 
@@ -241,6 +244,13 @@ impl Worker {
     /// them; without them such jobs fail and retry).
     pub fn with_outbound(mut self, outbound: Outbound) -> Self {
         self.outbound = Some(outbound);
+        self
+    }
+
+    /// Gives jobs the service's state: alert evaluation builds the health report from
+    /// it and notification delivery reads its client and settings.
+    pub fn with_state(mut self, state: crate::http::AppState) -> Self {
+        self.state = Some(state);
         self
     }
 
@@ -271,6 +281,7 @@ impl Worker {
             schedules,
             clock,
             outbound,
+            state,
         } = self;
         tracing::info!(
             worker = %config.id,
@@ -308,6 +319,7 @@ impl Worker {
             config,
             registry,
             outbound,
+            state,
         });
         claim_loop(shared, wake, stop).await;
         signal.abort();
@@ -415,6 +427,7 @@ async fn execute(sh: Arc<Shared>, job: Claimed, mut release: watch::Receiver<boo
             attempt: job.attempts,
             worker: sh.id.clone(),
             outbound: sh.outbound.clone(),
+            state: sh.state.clone(),
         };
         let started = Instant::now();
         let outcome = match sh.registry.start(&job.kind, job.payload.clone(), ctx) {

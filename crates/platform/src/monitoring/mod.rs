@@ -1,10 +1,15 @@
 //! Monitoring: the operator's health report (`GET /api/v1/operator/health`), readiness
 //! for load balancers (`GET /api/v1/ready`), the request metrics every API request feeds,
-//! and the Prometheus exposition served on its own listener (`K12_METRICS_LISTEN`).
+//! the Prometheus exposition served on its own listener (`K12_METRICS_LISTEN`), and
+//! alerting: rules and events ([`alerts`]), their evaluation ([`evaluate`]) and the
+//! notification outbox with Slack delivery ([`notify`]).
 
+pub mod alerts;
+pub mod evaluate;
 pub mod exposition;
 pub mod health;
 pub mod metrics;
+pub mod notify;
 pub mod routes;
 pub mod window;
 

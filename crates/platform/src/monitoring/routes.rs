@@ -1,5 +1,6 @@
-//! `GET /api/v1/ready` (public readiness for load balancers) and
-//! `GET /api/v1/operator/health` (the operator's report).
+//! `GET /api/v1/ready` (public readiness for load balancers),
+//! `GET /api/v1/operator/health` (the operator's report), and the alert rules and events
+//! (operators: system-wide rules; tenant admins with `settings:manage`: their school's).
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -8,10 +9,14 @@ use axum::Json;
 use schemars::JsonSchema;
 use serde::Serialize;
 
+use super::alerts::{
+    self as a, AlertConfigView, AlertEventView, CreateAlertConfig, UpdateAlertConfig,
+};
 use super::health::{self, HealthReport};
-use crate::auth::permission::Access;
+use crate::auth::permission::{perm, Access};
 use crate::error::ApiResult;
 use crate::http::api::{Api, Operation as Op};
+use crate::http::page::{Page, PageParams};
 use crate::http::AppState;
 
 pub fn register(api: &mut Api) {
@@ -33,6 +38,121 @@ pub fn register(api: &mut Api) {
             )
             .response::<HealthReport>(ok),
         operator_health,
+    );
+    register_alerts(api);
+}
+
+fn register_alerts(api: &mut Api) {
+    let (ok, created, gone) = (StatusCode::OK, StatusCode::CREATED, StatusCode::NO_CONTENT);
+    let manage = || Access::Tenant(perm::SETTINGS_MANAGE);
+    let op = || Access::Operator;
+    let rules = "/api/v1/operator/alert_configurations";
+    let rule = "/api/v1/operator/alert_configurations/{id}";
+    api.add(
+        Op::get(rules, op())
+            .summary("monitoring", "The system-wide alert rules")
+            .query::<PageParams>()
+            .response::<Page<AlertConfigView>>(ok),
+        a::operator_list,
+    );
+    api.add(
+        Op::post(rules, op())
+            .summary(
+                "monitoring",
+                "Add a system-wide alert rule (422 lists the allowed metrics, comparisons, severities and channels)",
+            )
+            .request::<CreateAlertConfig>()
+            .response::<AlertConfigView>(created),
+        a::operator_create,
+    );
+    api.add(
+        Op::get(rule, op())
+            .summary("monitoring", "One system-wide alert rule")
+            .response::<AlertConfigView>(ok),
+        a::operator_show,
+    );
+    api.add(
+        Op::put(rule, op())
+            .summary("monitoring", "Change a system-wide alert rule")
+            .request::<UpdateAlertConfig>()
+            .response::<AlertConfigView>(ok),
+        a::operator_update,
+    );
+    api.add(
+        Op::delete(rule, op())
+            .summary(
+                "monitoring",
+                "Remove a system-wide alert rule (its events stay)",
+            )
+            .response::<()>(gone),
+        a::operator_delete,
+    );
+    api.add(
+        Op::get("/api/v1/operator/alert_events", op())
+            .summary(
+                "monitoring",
+                "Firings and resolutions of the system-wide rules, newest first",
+            )
+            .query::<PageParams>()
+            .response::<Page<AlertEventView>>(ok),
+        a::operator_events,
+    );
+    let rules = "/api/v1/admin/alert_configurations";
+    let rule = "/api/v1/admin/alert_configurations/{id}";
+    api.add(
+        Op::get(rules, manage())
+            .summary("monitoring", "The school's alert rules")
+            .query::<PageParams>()
+            .response::<Page<AlertConfigView>>(ok),
+        a::admin_list,
+    );
+    api.add(
+        Op::post(rules, manage())
+            .summary(
+                "monitoring",
+                "Add an alert rule for the school (a target is required)",
+            )
+            .request::<CreateAlertConfig>()
+            .response::<AlertConfigView>(created),
+        a::admin_create,
+    );
+    api.add(
+        Op::get(rule, manage())
+            .summary("monitoring", "One of the school's alert rules")
+            .response::<AlertConfigView>(ok),
+        a::admin_show,
+    );
+    api.add(
+        Op::put(rule, manage())
+            .summary("monitoring", "Change one of the school's alert rules")
+            .request::<UpdateAlertConfig>()
+            .response::<AlertConfigView>(ok),
+        a::admin_update,
+    );
+    api.add(
+        Op::delete(rule, manage())
+            .summary("monitoring", "Remove one of the school's alert rules")
+            .response::<()>(gone),
+        a::admin_delete,
+    );
+    api.add(
+        Op::get("/api/v1/admin/alert_events", manage())
+            .summary(
+                "monitoring",
+                "Firings and resolutions of the school's rules, newest first",
+            )
+            .query::<PageParams>()
+            .response::<Page<AlertEventView>>(ok),
+        a::admin_events,
+    );
+    api.add(
+        Op::post("/api/v1/operator/alerts/evaluate", op())
+            .summary(
+                "monitoring",
+                "Evaluate every enabled alert rule now; answers the events recorded (notifications go through the outbox)",
+            )
+            .response::<super::evaluate::Evaluation>(ok),
+        super::evaluate::evaluate_route,
     );
 }
 
