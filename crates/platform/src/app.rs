@@ -37,6 +37,7 @@ pub fn register(api: &mut Api) {
     crate::jobs::routes::register(api);
     crate::webhooks::routes::register(api);
     crate::integrations::routes::register(api);
+    crate::deploy::routes::register(api);
 }
 
 /// Request ids: a per-process random prefix and a counter; an incoming `x-request-id`

@@ -14,6 +14,7 @@ pub mod config;
 pub mod counters;
 pub mod courses;
 pub mod db;
+pub mod deploy;
 pub mod discussions;
 pub mod error;
 pub mod http;

@@ -18,6 +18,7 @@ const SYSTEM_TABLES: &[&str] = &[
     "job_schedule_ticks",
     "job_probes",
     "operator_login_failures",
+    "deploy_overrides",
 ];
 
 #[tokio::test]
