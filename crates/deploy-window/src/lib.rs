@@ -167,7 +167,7 @@ pub struct Verdict {
     pub blocking: Vec<Blocking>,
     /// `None` only when every day of the horizon is blocked.
     pub next_safe_window: Option<Window>,
-    /// The active override that made a blocked instant safe.
+    /// The override active at `at`, if any (it makes a blocked instant safe).
     #[serde(rename = "override")]
     pub active_override: Option<Override>,
 }
@@ -257,15 +257,11 @@ pub fn evaluate(
         end,
         wait_minutes: ceil_minutes(start - at),
     });
-    let active_override = if blocking.is_empty() {
-        None
-    } else {
-        overrides
-            .iter()
-            .filter(|o| o.starts_at <= at && at < o.ends_at)
-            .max_by_key(|o| o.ends_at)
-            .cloned()
-    };
+    let active_override = overrides
+        .iter()
+        .filter(|o| o.starts_at <= at && at < o.ends_at)
+        .max_by_key(|o| o.ends_at)
+        .cloned();
     Verdict {
         safe: blocking.is_empty() || active_override.is_some(),
         at,

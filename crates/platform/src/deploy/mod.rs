@@ -309,7 +309,7 @@ pub struct DeployWindowView {
     pub blocking: Vec<BlockingView>,
     /// Null only when every day of the next 21 is blocked.
     pub next_safe_window: Option<WindowView>,
-    /// The override that makes a blocked instant safe.
+    /// The override active at `at`, if any (it makes a blocked instant safe).
     #[serde(rename = "override")]
     pub active_override: Option<OverrideView>,
 }
