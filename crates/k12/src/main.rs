@@ -2,6 +2,7 @@
 
 mod backup;
 mod dbargs;
+mod deploy_window;
 mod dev;
 mod jobs_cli;
 mod lint_migrations;
@@ -58,6 +59,11 @@ enum Command {
     /// release (default `migrations/`); exit 0 clean, 1 findings, 2 unreadable or
     /// unparsable input. Rule ids and safe alternatives: README "Migration linter".
     LintMigrations(lint_migrations::LintMigrationsArgs),
+    /// Whether a deploy may start now (or `--at`): no school anywhere in its hours or
+    /// within K12_DEPLOY_RUNWAY_MINUTES before them, or an active override. Names the
+    /// blocking schools and the next safe window; exit 0 safe, 3 blocked, 2 error.
+    /// Reads DATABASE_URL (or --data-dir).
+    DeployWindow(deploy_window::DeployWindowArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -137,6 +143,7 @@ fn main() -> ExitCode {
     };
     let command = match cli.command {
         Command::UrlCheck(args) => return runtime.block_on(url_check::run(args)),
+        Command::DeployWindow(args) => return runtime.block_on(deploy_window::run(args)),
         other => other,
     };
     let result = runtime.block_on(async move {
@@ -157,7 +164,9 @@ fn main() -> ExitCode {
             Command::Operator(OperatorCommand::Create { email, name, db }) => {
                 create_operator(&email, &name, &db).await
             }
-            Command::UrlCheck(_) | Command::LintMigrations(_) => unreachable!("handled above"),
+            Command::UrlCheck(_) | Command::LintMigrations(_) | Command::DeployWindow(_) => {
+                unreachable!("handled above")
+            }
         }
     });
     match result {
@@ -226,6 +235,8 @@ pub(crate) fn app_state(
 async fn serve() -> anyhow::Result<()> {
     use platform::config::{Config, ProcessEnv};
     let config = Config::from_vars(&ProcessEnv)?;
+    // Checked at start so a bad value stops the process, not the first verdict.
+    platform::deploy::runway(&ProcessEnv)?;
     let state = app_state(&config)?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await

@@ -17,6 +17,7 @@ pub mod counters;
 pub mod courses;
 pub mod db;
 pub mod dbinsight;
+pub mod deploy;
 pub mod discussions;
 pub mod error;
 pub mod http;

@@ -21,6 +21,7 @@ const SYSTEM_TABLES: &[&str] = &[
     "analytics_refreshes",
     "db_extension_status",
     "notification_outbox",
+    "deploy_overrides",
 ];
 
 /// Tenant tables whose `tenant_id` may be NULL: the NULL rows are system-wide (alert

@@ -525,6 +525,23 @@ fn expectations() -> BTreeMap<(&'static str, &'static str), [u16; 7]> {
             ("DELETE", "/api/v1/admin/integrations/{id}"),
             [401, 403, 403, 204, 404, 403, 403],
         ),
+        // Deploy windows: school hours for tenant admins, the verdict for operators.
+        (
+            ("GET", "/api/v1/admin/school_hours"),
+            [401, 403, 403, 200, 200, 403, 403],
+        ),
+        (
+            ("PUT", "/api/v1/admin/school_hours"),
+            [401, 403, 403, 200, 200, 403, 403],
+        ),
+        (
+            ("GET", "/api/v1/operator/deploy/window"),
+            [401, 403, 403, 403, 403, 403, 200],
+        ),
+        (
+            ("POST", "/api/v1/operator/deploy/overrides"),
+            [401, 403, 403, 403, 403, 403, 201],
+        ),
     ])
 }
 
@@ -582,6 +599,12 @@ fn body(method: &str, path: &str, n: usize, s: &School) -> Option<Value> {
             json!({"provider": "walk", "settings": {"base_url": "https://93.184.215.14/"}, "secrets": {"k": "v"}})
         }
         ("PUT", "/api/v1/admin/integrations/{id}") => json!({"status": "disabled"}),
+        ("PUT", "/api/v1/admin/school_hours") => {
+            json!({"start": "08:00", "end": "15:00", "days": ["mon", "tue", "wed", "thu", "fri"]})
+        }
+        ("POST", "/api/v1/operator/deploy/overrides") => {
+            json!({"reason": format!("walk {n}"), "minutes": 5})
+        }
         (m, p) if QuizWalk::covers(p) => return QuizWalk::body(m, p, n),
         (m, _) if m == "POST" || m == "PUT" => json!({}),
         _ => return None,
