@@ -2,6 +2,7 @@
 
 mod dbargs;
 mod dev;
+mod gateway_cmd;
 mod jobs_cli;
 mod lint_migrations;
 mod safety_check;
@@ -26,6 +27,9 @@ enum Command {
     Dev(dev::DevArgs),
     /// Serve the API (production; configuration from the environment).
     Serve,
+    /// Run the AI gateway: provider keys and model traffic, every prompt and answer
+    /// screened (K12_GATEWAY_LISTEN, K12_GATEWAY_TOKEN, K12_OPENAI_*, K12_ANTHROPIC_*).
+    Gateway,
     /// Apply database migrations as the owner role (DATABASE_OWNER_URL or DATABASE_URL).
     Migrate,
     /// Manage platform operators.
@@ -135,6 +139,7 @@ fn main() -> ExitCode {
                 tokio::task::spawn_blocking(move || safety_check::run(args)).await?
             }
             Command::Serve => serve().await,
+            Command::Gateway => gateway_cmd::run().await,
             Command::Migrate => migrate().await,
             Command::Worker => worker::run().await,
             Command::Jobs(command) => jobs_cli::run(command).await,
