@@ -76,6 +76,8 @@ impl DevState {
 struct DevJson<'a> {
     api_url: String,
     gateway_url: Option<String>,
+    /// The service token of the in-process gateway (a new one per run).
+    gateway_token: String,
     metrics_url: String,
     database_url: String,
     owner_database_url: String,
@@ -168,6 +170,24 @@ async fn run_with_cluster(
         Some(format!("file://{}", dir.join("storage").display())),
     )?;
     let store = storage::Store::open(&storage_config)?;
+    // The AI gateway, in-process, with the offline demo provider and a token made for
+    // this run, so the whole AI flow works with no key.
+    let gateway_token = random_password();
+    let gateway_config = gateway::Config::demo(
+        args.gateway_listen,
+        Some(gateway::Secret::new(gateway_token.clone())),
+    );
+    let gateway_router =
+        tokio::task::spawn_blocking(move || gateway::router(&gateway_config)).await??;
+    let gateway_listener = tokio::net::TcpListener::bind(args.gateway_listen)
+        .await
+        .with_context(|| format!("--gateway-listen: cannot listen on {}", args.gateway_listen))?;
+    let gateway_url = format!("http://{}", gateway_listener.local_addr()?);
+    let gateway_server = tokio::spawn(gateway::serve(
+        gateway_listener,
+        gateway_router,
+        crate::shutdown_signal(),
+    ));
     let app_state = platform::http::AppState::new(
         db,
         platform::http::ServiceConfig {
@@ -175,7 +195,7 @@ async fn run_with_cluster(
             outbound,
             cors_origins: dev_cors_origins()?,
             monitoring: platform::monitoring::MonitoringConfig {
-                gateway_url: None,
+                gateway_url: Some(gateway_url.clone()),
                 data_dir: Some(dir.to_path_buf()),
             },
             alerts: platform::monitoring::notify::AlertSettings::from_vars(
@@ -210,7 +230,8 @@ async fn run_with_cluster(
     wait_until_healthy(&api_url).await?;
     let dev_json = DevJson {
         api_url: api_url.clone(),
-        gateway_url: None,
+        gateway_url: Some(gateway_url.clone()),
+        gateway_token,
         metrics_url: metrics_url.clone(),
         database_url: app_url,
         owner_database_url: owner_url,
@@ -221,10 +242,11 @@ async fn run_with_cluster(
         &dir.join("dev.json"),
         &serde_json::to_string_pretty(&dev_json)?,
     )?;
-    print_banner(&api_url, &metrics_url, dir, &logins);
+    print_banner(&api_url, &gateway_url, &metrics_url, dir, &logins);
 
     server.await??;
     metrics.await??;
+    gateway_server.await??;
     worker.await??;
     Ok(())
 }
@@ -249,10 +271,17 @@ async fn wait_until_healthy(api_url: &str) -> anyhow::Result<()> {
     anyhow::bail!("the API did not become healthy")
 }
 
-fn print_banner(api_url: &str, metrics_url: &str, dir: &Path, logins: &DemoLogins) {
+fn print_banner(
+    api_url: &str,
+    gateway_url: &str,
+    metrics_url: &str,
+    dir: &Path,
+    logins: &DemoLogins,
+) {
     println!();
     println!("k12 dev is running");
     println!("  API:      {api_url}   (OpenAPI: {api_url}/api/v1/openapi.json)");
+    println!("  Gateway:  {gateway_url}   (demo provider; token in dev.json)");
     println!("  Metrics:  {metrics_url}");
     println!("  Data:     {}", dir.display());
     println!("  dev.json: {}", dir.join("dev.json").display());

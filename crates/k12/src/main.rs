@@ -4,6 +4,7 @@ mod backup;
 mod dbargs;
 mod deploy_window;
 mod dev;
+mod gateway_cmd;
 mod jobs_cli;
 mod lint_migrations;
 mod safety_check;
@@ -28,6 +29,9 @@ enum Command {
     Dev(dev::DevArgs),
     /// Serve the API (production; configuration from the environment).
     Serve,
+    /// Run the AI gateway: provider keys and model traffic, every prompt and answer
+    /// screened (K12_GATEWAY_LISTEN, K12_GATEWAY_TOKEN, K12_OPENAI_*, K12_ANTHROPIC_*).
+    Gateway,
     /// Apply database migrations as the owner role (DATABASE_OWNER_URL or DATABASE_URL).
     Migrate,
     /// Manage platform operators.
@@ -153,6 +157,7 @@ fn main() -> ExitCode {
                 tokio::task::spawn_blocking(move || safety_check::run(args)).await?
             }
             Command::Serve => serve().await,
+            Command::Gateway => gateway_cmd::run().await,
             Command::Migrate => migrate().await,
             Command::Worker => worker::run().await,
             Command::Jobs(command) => jobs_cli::run(command).await,

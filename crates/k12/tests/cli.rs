@@ -100,6 +100,37 @@ async fn dev_runs_the_product_reuses_its_data_and_stops_cleanly() {
         .map(|t| t["slug"].as_str().unwrap())
         .collect();
     assert_eq!(slugs, ["demo", "demo-north"]);
+    // The in-process AI gateway: real URL, its token, the demo provider answering.
+    let gateway = first["gateway_url"].as_str().unwrap().to_string();
+    assert!(!gateway.ends_with(":0"), "{gateway}");
+    let gateway_token = first["gateway_token"].as_str().unwrap();
+    let res = client
+        .post(format!("{gateway}/v1/generate"))
+        .json(
+            &json!({"prompt": "A lesson on fractions", "task_type": "lesson_plan",
+            "context": {"tenant_id": "demo", "safety_level": "strict", "user_role": "teacher"}}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401, "the gateway wants its token");
+    let res = client
+        .post(format!("{gateway}/v1/generate"))
+        .bearer_auth(gateway_token)
+        .json(
+            &json!({"prompt": "A lesson on fractions", "task_type": "lesson_plan",
+            "context": {"tenant_id": "demo", "safety_level": "strict", "user_role": "teacher"}}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let answer: Value = res.json().await.unwrap();
+    assert_eq!(answer["provider"], "demo");
+    assert!(answer["content"]
+        .as_str()
+        .unwrap()
+        .contains("demo provider"));
     let mut admin_token = String::new();
     for tenant in tenants {
         let roles: Vec<&str> = tenant["logins"]
