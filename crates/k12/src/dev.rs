@@ -155,13 +155,22 @@ async fn run_with_cluster(
         egress,
         &platform::config::Secret::new(state.secret_key.clone()),
     )?;
-    let worker = crate::worker::spawn_in_dev(db.clone(), outbound.clone())?;
-    // Objects (attachments) under the data dir unless K12_STORAGE_URL says otherwise.
+    // Objects (attachments, backups) under the data dir unless K12_STORAGE_URL says otherwise.
     let storage_config = storage::StorageConfig::from_lookup(
         |k| std::env::var(k).ok(),
         Some(format!("file://{}", dir.join("storage").display())),
     )?;
     let store = storage::Store::open(&storage_config)?;
+    // Backups as the dev superuser, scheduled like production (K12_BACKUP_*).
+    let backups = platform::backups::Backups::new(
+        db.clone(),
+        store.clone(),
+        platform::backups::BackupConfig::from_vars(
+            &platform::config::ProcessEnv,
+            Some(&cluster.url("postgres", &state.superuser_password, "k12")),
+        )?,
+    );
+    let worker = crate::worker::spawn_in_dev(db.clone(), outbound.clone(), backups)?;
     let app_state = platform::http::AppState::new(
         db,
         platform::http::ServiceConfig {

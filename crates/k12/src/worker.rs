@@ -4,7 +4,8 @@
 //! settings) plus the `K12_WORKER_*` variables of [`WorkerConfig::from_vars`]. Any
 //! number of workers may share a database. Webhook delivery also needs `K12_SECRET_KEY`
 //! (the key that opens the stored signing secrets) and honours `K12_DNS_SERVERS` and
-//! `K12_URL_*` (docs/url-guard.md); without the key those jobs fail and retry.
+//! `K12_URL_*` (docs/url-guard.md); without the key those jobs fail and retry. Backup jobs
+//! need `K12_STORAGE_URL` and `K12_BACKUP_*` (README, Backups).
 
 use platform::config::{DatabaseConfig, Environment, ProcessEnv, Secret, VarSource};
 use platform::db::Db;
@@ -34,6 +35,25 @@ pub async fn run() -> anyhow::Result<()> {
             "K12_SECRET_KEY is not set: webhook deliveries will fail and retry on this worker"
         ),
     }
+    platform::backups::BackupSchedule::from_vars(&ProcessEnv)?;
+    match ProcessEnv.get("K12_STORAGE_URL") {
+        Some(_) => {
+            let config = platform::backups::BackupConfig::from_vars(
+                &ProcessEnv,
+                Some(database.owner_url.expose()),
+            )?;
+            let storage = storage::StorageConfig::from_lookup(|k| ProcessEnv.get(k), None)?;
+            let store = storage::Store::open(&storage)?;
+            worker = worker.with_backups(platform::backups::Backups::new(
+                Db::from_config(&database)?,
+                store,
+                config,
+            ));
+        }
+        None => tracing::warn!(
+            "K12_STORAGE_URL is not set: backup, verification and retention jobs will fail on this worker"
+        ),
+    }
     worker.run(crate::shutdown_signal()).await
 }
 
@@ -42,13 +62,16 @@ pub async fn run() -> anyhow::Result<()> {
 pub fn spawn_in_dev(
     db: Db,
     outbound: Outbound,
+    backups: platform::backups::Backups,
 ) -> anyhow::Result<tokio::task::JoinHandle<anyhow::Result<()>>> {
     let config = WorkerConfig::from_vars(&ProcessEnv)?;
     let clock = clock_from_vars(&ProcessEnv)?;
+    platform::backups::BackupSchedule::from_vars(&ProcessEnv)?;
     Ok(tokio::spawn(
         Worker::new(db, config)
             .with_clock(clock)
             .with_outbound(outbound)
+            .with_backups(backups)
             .run(crate::shutdown_signal()),
     ))
 }

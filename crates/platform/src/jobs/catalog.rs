@@ -3,6 +3,7 @@
 
 use super::kinds::{CleanupExpired, Probe};
 use super::{Registry, Schedule};
+use crate::backups::{BackupRetention, BackupSchedule, BackupVerification, DatabaseBackup};
 use crate::webhooks::DeliverWebhook;
 
 /// The kinds every worker runs.
@@ -10,13 +11,25 @@ pub fn registry() -> Registry {
     let mut r = Registry::new();
     r.register::<Probe>()
         .register::<CleanupExpired>()
-        .register::<DeliverWebhook>();
+        .register::<DeliverWebhook>()
+        .register::<DatabaseBackup>()
+        .register::<BackupVerification>()
+        .register::<BackupRetention>();
     r
 }
 
 /// The schedules every worker fires (each tick once across all workers).
 pub fn schedules() -> Vec<Schedule> {
+    let (backup_cron, backup_tz) = *BackupSchedule::current();
     vec![
+        // The daily backup (K12_BACKUP_CRON in K12_BACKUP_TZ, default 02:00 UTC); a missed
+        // one runs when a worker comes back; each completed backup enqueues its verification.
+        Schedule::new("database-backup", backup_cron, |_| DatabaseBackup {})
+            .in_timezone(backup_tz)
+            .with_catch_up(),
+        // Retention (K12_BACKUP_RETENTION), daily, after the backup's usual hour.
+        Schedule::new("backup-retention", "30 4 * * *", |_| BackupRetention {})
+            .in_timezone(backup_tz),
         // Expired sessions and setup tokens, hourly; a missed hour runs once on start-up.
         Schedule::new("cleanup-expired", "0 * * * *", |_| CleanupExpired {}).with_catch_up(),
         // The fleet's dead-man's switch: a probe every minute (see `kinds::Probe`).

@@ -98,6 +98,8 @@ pub struct JobContext {
     pub worker: std::sync::Arc<str>,
     /// The guarded HTTP client and the sealing key, when the worker was given them.
     pub outbound: Option<crate::outbound::Outbound>,
+    /// The backup service (store, backup role, pg binaries), when the worker was given it.
+    pub backups: Option<crate::backups::Backups>,
 }
 
 /// An error that no retry can fix (a payload that no longer parses, a record that is

@@ -212,6 +212,7 @@ pub struct Worker {
     schedules: Vec<Schedule>,
     clock: Arc<dyn Clock>,
     outbound: Option<Outbound>,
+    backups: Option<crate::backups::Backups>,
 }
 
 /// What the job tasks share.
@@ -222,6 +223,7 @@ struct Shared {
     config: WorkerConfig,
     registry: Registry,
     outbound: Option<Outbound>,
+    backups: Option<crate::backups::Backups>,
 }
 
 impl Worker {
@@ -234,6 +236,7 @@ impl Worker {
             schedules: catalog::schedules(),
             clock: Arc::new(SystemClock),
             outbound: None,
+            backups: None,
         }
     }
 
@@ -241,6 +244,13 @@ impl Worker {
     /// them; without them such jobs fail and retry).
     pub fn with_outbound(mut self, outbound: Outbound) -> Self {
         self.outbound = Some(outbound);
+        self
+    }
+
+    /// Gives jobs the backup service (backup, verification and retention jobs need it;
+    /// without it they fail). The worker sweeps leftover verification databases at start.
+    pub fn with_backups(mut self, backups: crate::backups::Backups) -> Self {
+        self.backups = Some(backups);
         self
     }
 
@@ -271,7 +281,16 @@ impl Worker {
             schedules,
             clock,
             outbound,
+            backups,
         } = self;
+        if let Some(b) = backups.clone() {
+            // Verification databases a crash left behind.
+            tokio::spawn(async move {
+                if let Err(e) = b.sweep().await {
+                    tracing::warn!(error = %e, "sweeping leftover verification databases");
+                }
+            });
+        }
         tracing::info!(
             worker = %config.id,
             concurrency = config.concurrency,
@@ -308,6 +327,7 @@ impl Worker {
             config,
             registry,
             outbound,
+            backups,
         });
         claim_loop(shared, wake, stop).await;
         signal.abort();
@@ -415,6 +435,7 @@ async fn execute(sh: Arc<Shared>, job: Claimed, mut release: watch::Receiver<boo
             attempt: job.attempts,
             worker: sh.id.clone(),
             outbound: sh.outbound.clone(),
+            backups: sh.backups.clone(),
         };
         let started = Instant::now();
         let outcome = match sh.registry.start(&job.kind, job.payload.clone(), ctx) {
