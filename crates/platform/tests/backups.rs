@@ -902,3 +902,68 @@ async fn the_jobs_back_up_then_verify_and_the_operator_api_reports() {
     assert_eq!(st, 202, "{body}");
     assert!(body["job_id"].as_i64().is_some());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn encrypted_backups_round_trip_and_a_wrong_or_missing_key_fails_clearly() {
+    let app = TestApp::spawn().await;
+    seed(&app, 5_000).await;
+    let key = SealKey::parse(&"ab".repeat(32)).unwrap();
+    let b = backups(&app, Some(key.clone()));
+    let good = b.create().await.unwrap();
+    let wrong = b.create().await.unwrap();
+    let keyless = b.create().await.unwrap();
+    for r in [&good, &wrong, &keyless] {
+        assert_completed(r);
+        assert_eq!(r.metadata["encryption"]["key_id"], key.id_hex());
+    }
+    // What is stored is not a readable dump.
+    let stored = app
+        .store
+        .get_bytes(&good.storage_key, 1 << 30)
+        .await
+        .unwrap();
+    assert!(stored.starts_with(backupkit::seal::MAGIC));
+    assert!(!stored.windows(5).any(|w| w == b"PGDMP"));
+    assert!(!stored.windows(19).any(|w| w == b"backup_probe_writes"));
+
+    let verified = b.verify(good.id).await.unwrap();
+    assert_eq!(verified.status, "verified", "{:?}", verified.error_message);
+    let name = unique("enc");
+    let url = new_database(&app, &name).await;
+    let report = b
+        .restore(
+            good.id,
+            &RestoreOptions {
+                target: PgTarget::parse(&url).unwrap(),
+                force: false,
+            },
+        )
+        .await
+        .unwrap();
+    assert!(report.all_match);
+    drop_database(&app, &name).await;
+
+    let other = backups(&app, Some(SealKey::parse(&"cd".repeat(32)).unwrap()));
+    let r = other.verify(wrong.id).await.unwrap();
+    assert_eq!(r.status, "verification_failed");
+    let reason = r.error_message.unwrap();
+    assert!(
+        reason.contains("decryption failed") && reason.contains("another key"),
+        "{reason}"
+    );
+
+    let none = backups(&app, None);
+    let r = none.verify(keyless.id).await.unwrap();
+    assert_eq!(r.status, "verification_failed");
+    assert!(
+        r.error_message
+            .as_ref()
+            .unwrap()
+            .contains("K12_BACKUP_ENCRYPTION_KEY is not set"),
+        "{:?}",
+        r.error_message
+    );
+    assert!(verify_databases(&app, &[good.id, wrong.id, keyless.id])
+        .await
+        .is_empty());
+}
