@@ -164,7 +164,7 @@ async fn run_with_cluster(
         egress,
         &platform::config::Secret::new(state.secret_key.clone()),
     )?;
-    // Objects (attachments) under the data dir unless K12_STORAGE_URL says otherwise.
+    // Objects (attachments, backups) under the data dir unless K12_STORAGE_URL says otherwise.
     let storage_config = storage::StorageConfig::from_lookup(
         |k| std::env::var(k).ok(),
         Some(format!("file://{}", dir.join("storage").display())),
@@ -188,6 +188,15 @@ async fn run_with_cluster(
         gateway_router,
         crate::shutdown_signal(),
     ));
+    // Backups as the dev superuser, scheduled like production (K12_BACKUP_*).
+    let backups = platform::backups::Backups::new(
+        db.clone(),
+        store.clone(),
+        platform::backups::BackupConfig::from_vars(
+            &platform::config::ProcessEnv,
+            Some(&cluster.url("postgres", &state.superuser_password, "k12")),
+        )?,
+    );
     let app_state = platform::http::AppState::new(
         db,
         platform::http::ServiceConfig {
@@ -205,7 +214,7 @@ async fn run_with_cluster(
         store,
     )
     .with_limiter(limiter);
-    let worker = crate::worker::spawn_in_dev(app_state.clone())?;
+    let worker = crate::worker::spawn_in_dev(app_state.clone(), backups)?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("--listen: cannot listen on {}", args.listen))?;

@@ -8,6 +8,7 @@
 //! evaluation and notification delivery need the service's state: when the worker's
 //! environment holds the API's variables (as `k12 serve` reads them) the worker builds
 //! it; otherwise those jobs fail on this worker.
+//! Backup jobs need `K12_STORAGE_URL` and `K12_BACKUP_*` (README, Backups).
 
 use platform::config::{Config, DatabaseConfig, Environment, ProcessEnv, Secret, VarSource};
 use platform::db::Db;
@@ -21,6 +22,25 @@ pub async fn run() -> anyhow::Result<()> {
     let clock = clock_from_vars(&ProcessEnv)?;
     let db = Db::from_config(&database)?;
     let mut worker = Worker::new(db, config).with_clock(clock);
+    platform::backups::BackupSchedule::from_vars(&ProcessEnv)?;
+    match ProcessEnv.get("K12_STORAGE_URL") {
+        Some(_) => {
+            let config = platform::backups::BackupConfig::from_vars(
+                &ProcessEnv,
+                Some(database.owner_url.expose()),
+            )?;
+            let storage = storage::StorageConfig::from_lookup(|k| ProcessEnv.get(k), None)?;
+            let store = storage::Store::open(&storage)?;
+            worker = worker.with_backups(platform::backups::Backups::new(
+                Db::from_config(&database)?,
+                store,
+                config,
+            ));
+        }
+        None => tracing::warn!(
+            "K12_STORAGE_URL is not set: backup, verification and retention jobs will fail on this worker"
+        ),
+    }
     // Fails now, not at the first tick, on an invalid K12_ALERT_CRON.
     platform::jobs::catalog::schedules();
     match Config::from_vars(&ProcessEnv)
@@ -63,13 +83,16 @@ pub async fn run() -> anyhow::Result<()> {
 /// signal as the API.
 pub fn spawn_in_dev(
     state: platform::http::AppState,
+    backups: platform::backups::Backups,
 ) -> anyhow::Result<tokio::task::JoinHandle<anyhow::Result<()>>> {
     let config = WorkerConfig::from_vars(&ProcessEnv)?;
     let clock = clock_from_vars(&ProcessEnv)?;
+    platform::backups::BackupSchedule::from_vars(&ProcessEnv)?;
     Ok(tokio::spawn(
         Worker::new(state.db.clone(), config)
             .with_clock(clock)
             .with_outbound(state.config.outbound.clone())
+            .with_backups(backups)
             .with_state(state)
             .run(crate::shutdown_signal()),
     ))

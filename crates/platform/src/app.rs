@@ -36,6 +36,7 @@ pub fn register(api: &mut Api) {
     crate::quizzes::routes::register(api);
     crate::standards::routes::register(api);
     crate::jobs::routes::register(api);
+    crate::backups::routes::register(api);
     crate::webhooks::routes::register(api);
     crate::integrations::routes::register(api);
     crate::analytics::routes::register(api);

@@ -147,20 +147,25 @@ async fn drop_database(app: &TestApp, name: &str) {
 
 /// Verification databases still present for backups of this test's database.
 async fn verify_databases(app: &TestApp, ids: &[i64]) -> Vec<String> {
-    let mut c = superuser(app).await;
-    let names: Vec<String> = sqlx::query_scalar(
-        "SELECT datname::text FROM pg_database WHERE datname LIKE 'k12\\_verify\\_%'",
+    // The temporary databases these backups' verifications used, by the names their
+    // records hold: backup ids repeat across tests (each has its own database in the one
+    // cluster), so a name prefix would also match another test's verification.
+    let mut tx = app.pool().system().await.unwrap();
+    let used: Vec<String> = sqlx::query_scalar(
+        "SELECT verification_result->>'temporary_database' FROM backup_records
+          WHERE id = ANY($1) AND verification_result ? 'temporary_database'",
     )
-    .fetch_all(&mut c)
+    .bind(ids)
+    .fetch_all(&mut *tx)
     .await
     .unwrap();
-    names
-        .into_iter()
-        .filter(|n| {
-            ids.iter()
-                .any(|id| n.starts_with(&format!("k12_verify_{id}_")))
-        })
-        .collect()
+    tx.commit().await.unwrap();
+    let mut c = superuser(app).await;
+    sqlx::query_scalar("SELECT datname::text FROM pg_database WHERE datname = ANY($1)")
+        .bind(&used)
+        .fetch_all(&mut c)
+        .await
+        .unwrap()
 }
 
 fn unique(name: &str) -> String {
@@ -822,4 +827,149 @@ async fn retention_keeps_the_policy_and_the_latest_verified() {
     assert_eq!(deleted, 37);
     // Running again changes nothing.
     assert_eq!(b.prune(now, false).await.unwrap().deleted, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_jobs_back_up_then_verify_and_the_operator_api_reports() {
+    use platform::jobs::{Job, JobContext};
+    let app = TestApp::spawn().await;
+    seed(&app, 1_000).await;
+    let b = backups(&app, None);
+    let ctx = JobContext {
+        db: app.pool().clone(),
+        job_id: 0,
+        attempt: 1,
+        worker: "test".into(),
+        outbound: None,
+        state: None,
+        backups: Some(b.clone()),
+    };
+    platform::backups::DatabaseBackup {}
+        .run(&ctx)
+        .await
+        .unwrap();
+    let record = b.list(1).await.unwrap().remove(0);
+    assert_completed(&record);
+    // The backup enqueued its verification.
+    let mut sys = app.pool().system().await.unwrap();
+    let payload: serde_json::Value = sqlx::query_scalar(
+        "SELECT payload FROM jobs WHERE kind = 'backup_verification' AND state = 'pending'",
+    )
+    .fetch_one(&mut *sys)
+    .await
+    .unwrap();
+    sys.commit().await.unwrap();
+    assert_eq!(payload["backup_id"], record.id);
+    let job: platform::backups::BackupVerification = serde_json::from_value(payload).unwrap();
+    job.run(&ctx).await.unwrap();
+    // Running it again (at-least-once delivery) changes nothing.
+    job.run(&ctx).await.unwrap();
+    assert_eq!(b.get(record.id).await.unwrap().status, "verified");
+
+    let operator = app.create_operator("ops@example.org").await;
+    let (st, body) = app.get("/api/v1/operator/backups/status", &operator).await;
+    assert_eq!(st, 200, "{body}");
+    assert_eq!(body["latest_verified"]["id"], record.id);
+    assert_eq!(body["total"], 1);
+    assert_eq!(body["failed_last_30_days"], 0);
+    assert!(body["latest_verified_age_hours"].as_f64().unwrap() < 1.0);
+    let (st, body) = app.get("/api/v1/operator/backups", &operator).await;
+    assert_eq!(st, 200);
+    assert_eq!(body["data"][0]["id"], record.id);
+    assert!(!body.to_string().contains("k12-test-superuser"));
+    let (st, body) = app
+        .post(
+            &format!("/api/v1/operator/backups/{}/restore_plan", record.id),
+            &operator,
+            serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(st, 200, "{body}");
+    assert_eq!(
+        body["command"],
+        format!("k12 restore {} --target-url \"$TARGET_URL\"", record.id)
+    );
+    assert_eq!(body["checks"][0]["state"], "ok");
+    assert_eq!(body["checks"][1]["state"], "ok", "{body}");
+    // Verified already: a verification is refused; an unknown backup is 404.
+    let (st, body) = app
+        .post(
+            &format!("/api/v1/operator/backups/{}/verify", record.id),
+            &operator,
+            serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(st, 409, "{body}");
+    let (st, _) = app.get("/api/v1/operator/backups/999999", &operator).await;
+    assert_eq!(st, 404);
+    let (st, body) = app
+        .post("/api/v1/operator/backups", &operator, serde_json::json!({}))
+        .await;
+    assert_eq!(st, 202, "{body}");
+    assert!(body["job_id"].as_i64().is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn encrypted_backups_round_trip_and_a_wrong_or_missing_key_fails_clearly() {
+    let app = TestApp::spawn().await;
+    seed(&app, 5_000).await;
+    let key = SealKey::parse(&"ab".repeat(32)).unwrap();
+    let b = backups(&app, Some(key.clone()));
+    let good = b.create().await.unwrap();
+    let wrong = b.create().await.unwrap();
+    let keyless = b.create().await.unwrap();
+    for r in [&good, &wrong, &keyless] {
+        assert_completed(r);
+        assert_eq!(r.metadata["encryption"]["key_id"], key.id_hex());
+    }
+    // What is stored is not a readable dump.
+    let stored = app
+        .store
+        .get_bytes(&good.storage_key, 1 << 30)
+        .await
+        .unwrap();
+    assert!(stored.starts_with(backupkit::seal::MAGIC));
+    assert!(!stored.windows(5).any(|w| w == b"PGDMP"));
+    assert!(!stored.windows(19).any(|w| w == b"backup_probe_writes"));
+
+    let verified = b.verify(good.id).await.unwrap();
+    assert_eq!(verified.status, "verified", "{:?}", verified.error_message);
+    let name = unique("enc");
+    let url = new_database(&app, &name).await;
+    let report = b
+        .restore(
+            good.id,
+            &RestoreOptions {
+                target: PgTarget::parse(&url).unwrap(),
+                force: false,
+            },
+        )
+        .await
+        .unwrap();
+    assert!(report.all_match);
+    drop_database(&app, &name).await;
+
+    let other = backups(&app, Some(SealKey::parse(&"cd".repeat(32)).unwrap()));
+    let r = other.verify(wrong.id).await.unwrap();
+    assert_eq!(r.status, "verification_failed");
+    let reason = r.error_message.unwrap();
+    assert!(
+        reason.contains("decryption failed") && reason.contains("another key"),
+        "{reason}"
+    );
+
+    let none = backups(&app, None);
+    let r = none.verify(keyless.id).await.unwrap();
+    assert_eq!(r.status, "verification_failed");
+    assert!(
+        r.error_message
+            .as_ref()
+            .unwrap()
+            .contains("K12_BACKUP_ENCRYPTION_KEY is not set"),
+        "{:?}",
+        r.error_message
+    );
+    assert!(verify_databases(&app, &[good.id, wrong.id, keyless.id])
+        .await
+        .is_empty());
 }

@@ -65,6 +65,12 @@ fn classify(constraint: &str) -> Option<Reach> {
         "tenant_daily_stats_key" | "course_engagement_stats_key" => Reach::Never(
             "materialized views' keys, written only by a refresh of their GROUP BY",
         ),
+        "alert_configurations_system_name_key" | "alert_configurations_tenant_name_key" => {
+            Reach::Api("alert rule name")
+        }
+        "backup_records_storage_key" => Reach::Never(
+            "a key the backup service makes from the time and a random suffix",
+        ),
         "db_extension_status_name_key" => {
             Reach::Never("written once, by the migration that records the extension")
         }
@@ -124,6 +130,7 @@ const SCENARIOS: &[&str] = &[
     "quiz attempt",
     "standard code",
     "assignment standard link",
+    "alert rule name",
 ];
 
 #[tokio::test]
@@ -245,6 +252,19 @@ async fn duplicates_through_the_api_answer_409() {
     let link = json!({"standard_id": standard["id"]});
     assert_eq!(app.post(&links, teacher, link.clone()).await.0, 201);
     let (st, body) = app.post(&links, teacher, link).await;
+    assert_eq!(st, 409, "{body}");
+
+    // alert rule name: a school's, and a system-wide one
+    let rule = json!({"name": "Backlog", "metric": "job_queue_depth", "comparison": "gt",
+                      "threshold": 10, "channel": "email", "target": "ops@dup.test"});
+    let path = "/api/v1/admin/alert_configurations";
+    assert_eq!(app.post(path, admin, rule.clone()).await.0, 201);
+    let (st, body) = app.post(path, admin, rule.clone()).await;
+    assert_eq!(st, 409, "{body}");
+    let op = app.create_operator("ops@dup.test").await;
+    let path = "/api/v1/operator/alert_configurations";
+    assert_eq!(app.post(path, &op, rule.clone()).await.0, 201);
+    let (st, body) = app.post(path, &op, rule).await;
     assert_eq!(st, 409, "{body}");
 }
 

@@ -22,6 +22,7 @@ const SYSTEM_TABLES: &[&str] = &[
     "db_extension_status",
     "notification_outbox",
     "deploy_overrides",
+    "backup_records",
 ];
 
 /// Tenant tables whose `tenant_id` may be NULL: the NULL rows are system-wide (alert

@@ -452,6 +452,31 @@ fn expectations() -> BTreeMap<(&'static str, &'static str), [u16; 7]> {
             ("GET", "/api/v1/admin/alert_events"),
             [401, 403, 403, 200, 200, 403, 403],
         ),
+        // Backups (operators only; a restore is never done by the API).
+        (
+            ("GET", "/api/v1/operator/backups"),
+            [401, 403, 403, 403, 403, 403, 200],
+        ),
+        (
+            ("GET", "/api/v1/operator/backups/status"),
+            [401, 403, 403, 403, 403, 403, 200],
+        ),
+        (
+            ("GET", "/api/v1/operator/backups/{id}"),
+            [401, 403, 403, 403, 403, 403, 200],
+        ),
+        (
+            ("POST", "/api/v1/operator/backups"),
+            [401, 403, 403, 403, 403, 403, 202],
+        ),
+        (
+            ("POST", "/api/v1/operator/backups/{id}/verify"),
+            [401, 403, 403, 403, 403, 403, 202],
+        ),
+        (
+            ("POST", "/api/v1/operator/backups/{id}/restore_plan"),
+            [401, 403, 403, 403, 403, 403, 200],
+        ),
         // Webhooks and integrations: tenant admins (settings:manage) of the target's school.
         (
             ("GET", "/api/v1/admin/analytics/daily"),
@@ -806,6 +831,27 @@ impl Targets<'_> {
                 )
                 .await,
             ),
+            (_, p) if p.starts_with("/api/v1/operator/backups/{id}") => {
+                // A completed backup (its object need not exist for these routes).
+                let mut sys = app.pool().system().await.unwrap();
+                let (id,): (i64,) = sqlx::query_as(
+                    "INSERT INTO backup_records (storage_key) VALUES ($1) RETURNING id",
+                )
+                .bind(format!("backups/walk/k12_full_{}.dump", rand_suffix()))
+                .fetch_one(&mut *sys)
+                .await
+                .unwrap();
+                sqlx::query(
+                    "UPDATE backup_records SET status = 'completed', size_bytes = 1,
+                            sha256 = repeat('0', 64) WHERE id = $1",
+                )
+                .bind(id)
+                .execute(&mut *sys)
+                .await
+                .unwrap();
+                sys.commit().await.unwrap();
+                id
+            }
             (_, p) if p.contains("{id}") => panic!("no walk target for {method} {p}"),
             _ => 0,
         };

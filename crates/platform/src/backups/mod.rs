@@ -14,9 +14,11 @@
 //! `pg_dump`/`pg_restore` through their environment only (see [`pg::PgTarget`]).
 
 mod create;
+pub mod jobs;
 pub mod pg;
 mod prune;
 mod restore;
+pub mod routes;
 pub mod stream;
 mod verify;
 
@@ -32,6 +34,7 @@ use serde_json::Value;
 use crate::config::{ConfigError, VarSource};
 use crate::db::Db;
 
+pub use jobs::{BackupRetention, BackupSchedule, BackupVerification, DatabaseBackup};
 pub use pg::{PgTarget, VERIFY_DB_PREFIX};
 pub use prune::{PruneItem, PruneReport};
 pub use restore::{RestoreOptions, RestoreReport};
@@ -350,6 +353,47 @@ pub mod records {
         .await?;
         tx.commit().await?;
         Ok(r)
+    }
+
+    /// The figures of `GET /api/v1/operator/backups/status`.
+    pub struct StatusFigures {
+        pub latest_successful: Option<BackupRecord>,
+        pub latest_verified: Option<BackupRecord>,
+        pub total: i64,
+        pub failed_last_30_days: i64,
+    }
+
+    pub async fn status(db: &Db) -> sqlx::Result<StatusFigures> {
+        let mut tx = db.system().await?;
+        let latest_successful = sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM backup_records
+              WHERE status IN ('completed', 'verified') AND deleted_at IS NULL
+              ORDER BY created_at DESC, id DESC LIMIT 1"
+        ))
+        .fetch_optional(&mut *tx)
+        .await?;
+        let latest_verified = sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM backup_records
+              WHERE status = 'verified' AND deleted_at IS NULL
+              ORDER BY created_at DESC, id DESC LIMIT 1"
+        ))
+        .fetch_optional(&mut *tx)
+        .await?;
+        let (total, failed_last_30_days): (i64, i64) = sqlx::query_as(
+            "SELECT count(*),
+                    count(*) FILTER (WHERE status IN ('failed', 'verification_failed')
+                                       AND created_at > now() - interval '30 days')
+               FROM backup_records",
+        )
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(StatusFigures {
+            latest_successful,
+            latest_verified,
+            total,
+            failed_last_30_days,
+        })
     }
 
     pub async fn mark_deleted(db: &Db, id: i64) -> sqlx::Result<()> {

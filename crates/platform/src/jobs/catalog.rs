@@ -4,6 +4,7 @@
 use super::kinds::{CleanupExpired, Probe};
 use super::{Registry, Schedule};
 use crate::analytics::RefreshAnalytics;
+use crate::backups::{BackupRetention, BackupSchedule, BackupVerification, DatabaseBackup};
 use crate::monitoring::evaluate::{alert_cron, EvaluateAlerts};
 use crate::monitoring::notify::DeliverNotification;
 use crate::webhooks::DeliverWebhook;
@@ -16,13 +17,25 @@ pub fn registry() -> Registry {
         .register::<DeliverWebhook>()
         .register::<RefreshAnalytics>()
         .register::<EvaluateAlerts>()
-        .register::<DeliverNotification>();
+        .register::<DeliverNotification>()
+        .register::<DatabaseBackup>()
+        .register::<BackupVerification>()
+        .register::<BackupRetention>();
     r
 }
 
 /// The schedules every worker fires (each tick once across all workers).
 pub fn schedules() -> Vec<Schedule> {
+    let (backup_cron, backup_tz) = *BackupSchedule::current();
     vec![
+        // The daily backup (K12_BACKUP_CRON in K12_BACKUP_TZ, default 02:00 UTC); a missed
+        // one runs when a worker comes back; each completed backup enqueues its verification.
+        Schedule::new("database-backup", backup_cron, |_| DatabaseBackup {})
+            .in_timezone(backup_tz)
+            .with_catch_up(),
+        // Retention (K12_BACKUP_RETENTION), daily, after the backup's usual hour.
+        Schedule::new("backup-retention", "30 4 * * *", |_| BackupRetention {})
+            .in_timezone(backup_tz),
         // Expired sessions and setup tokens, hourly; a missed hour runs once on start-up.
         Schedule::new("cleanup-expired", "0 * * * *", |_| CleanupExpired {}).with_catch_up(),
         // The analytics views, hourly (concurrently: reads never wait for it).

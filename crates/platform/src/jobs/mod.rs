@@ -101,6 +101,8 @@ pub struct JobContext {
     /// The service's state (what the health report and alert notifications need), when
     /// the worker was given it ([`Worker::with_state`]).
     pub state: Option<crate::http::AppState>,
+    /// The backup service (store, backup role, pg binaries), when the worker was given it.
+    pub backups: Option<crate::backups::Backups>,
 }
 
 /// An error that no retry can fix (a payload that no longer parses, a record that is

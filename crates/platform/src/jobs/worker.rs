@@ -213,6 +213,7 @@ pub struct Worker {
     clock: Arc<dyn Clock>,
     outbound: Option<Outbound>,
     state: Option<crate::http::AppState>,
+    backups: Option<crate::backups::Backups>,
 }
 
 /// What the job tasks share.
@@ -224,6 +225,7 @@ struct Shared {
     registry: Registry,
     outbound: Option<Outbound>,
     state: Option<crate::http::AppState>,
+    backups: Option<crate::backups::Backups>,
 }
 
 impl Worker {
@@ -237,6 +239,7 @@ impl Worker {
             clock: Arc::new(SystemClock),
             outbound: None,
             state: None,
+            backups: None,
         }
     }
 
@@ -251,6 +254,13 @@ impl Worker {
     /// it and notification delivery reads its client and settings.
     pub fn with_state(mut self, state: crate::http::AppState) -> Self {
         self.state = Some(state);
+        self
+    }
+
+    /// Gives jobs the backup service (backup, verification and retention jobs need it;
+    /// without it they fail). The worker sweeps leftover verification databases at start.
+    pub fn with_backups(mut self, backups: crate::backups::Backups) -> Self {
+        self.backups = Some(backups);
         self
     }
 
@@ -282,7 +292,16 @@ impl Worker {
             clock,
             outbound,
             state,
+            backups,
         } = self;
+        if let Some(b) = backups.clone() {
+            // Verification databases a crash left behind.
+            tokio::spawn(async move {
+                if let Err(e) = b.sweep().await {
+                    tracing::warn!(error = %e, "sweeping leftover verification databases");
+                }
+            });
+        }
         tracing::info!(
             worker = %config.id,
             concurrency = config.concurrency,
@@ -320,6 +339,7 @@ impl Worker {
             registry,
             outbound,
             state,
+            backups,
         });
         claim_loop(shared, wake, stop).await;
         signal.abort();
@@ -428,6 +448,7 @@ async fn execute(sh: Arc<Shared>, job: Claimed, mut release: watch::Receiver<boo
             worker: sh.id.clone(),
             outbound: sh.outbound.clone(),
             state: sh.state.clone(),
+            backups: sh.backups.clone(),
         };
         let started = Instant::now();
         let outcome = match sh.registry.start(&job.kind, job.payload.clone(), ctx) {
