@@ -478,15 +478,19 @@ async fn operator_api_lists_shows_retries_deletes_and_runs_schedules() {
     assert_eq!(
         names,
         [
+            "backup-retention",
             "cleanup-expired",
+            "database-backup",
             "evaluate-alerts",
             "fleet-probe",
             "refresh-analytics"
         ]
     );
-    assert_eq!(body["data"][0]["cron"], "0 * * * *");
-    assert_eq!(body["data"][0]["timezone"], "UTC");
-    assert!(body["data"][0]["next_run_at"].is_string());
+    let cleanup = &body["data"][1];
+    assert_eq!(cleanup["name"], "cleanup-expired");
+    assert_eq!(cleanup["cron"], "0 * * * *");
+    assert_eq!(cleanup["timezone"], "UTC");
+    assert!(cleanup["next_run_at"].is_string());
     let (status, body) = app
         .request(
             reqwest::Method::POST,
