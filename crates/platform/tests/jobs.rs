@@ -502,8 +502,8 @@ async fn operator_api_lists_shows_retries_deletes_and_runs_schedules() {
     assert_eq!(status, 202, "{body}");
     let job_id = body["job_id"].as_i64().unwrap();
     let (_, body) = app.get("/api/v1/operator/schedules", &op).await;
-    assert_eq!(body["data"][0]["last_run"]["job_id"], job_id);
-    assert_eq!(body["data"][0]["last_run"]["state"], "ready");
+    assert_eq!(body["data"][1]["last_run"]["job_id"], job_id);
+    assert_eq!(body["data"][1]["last_run"]["state"], "ready");
     let (_, job) = app
         .get(&format!("/api/v1/operator/jobs/{job_id}"), &op)
         .await;
