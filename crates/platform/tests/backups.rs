@@ -11,15 +11,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use async_trait::async_trait;
 use backupkit::retention::Policy;
 use backupkit::seal::SealKey;
-use futures::stream::BoxStream;
-use object_store::path::Path;
-use object_store::{
-    CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore,
-    PutMultipartOptions, PutOptions, PutPayload, PutResult, UploadPart,
-};
 use platform::backups::{
     BackupConfig, BackupError, BackupRecord, Backups, PgTarget, RestoreOptions,
 };
@@ -433,93 +426,6 @@ async fn a_restore_that_fails_is_reported_and_the_verification_database_dropped(
     assert!(verify_databases(&app, &[r.id]).await.is_empty());
 }
 
-/// An S3 store whose multipart uploads fail after their first part.
-#[derive(Debug)]
-struct FailingAfterFirstPart {
-    inner: Arc<dyn ObjectStore>,
-}
-
-impl std::fmt::Display for FailingAfterFirstPart {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "FailingAfterFirstPart({})", self.inner)
-    }
-}
-
-#[derive(Debug)]
-struct FailingUpload {
-    inner: Box<dyn MultipartUpload>,
-    parts: usize,
-}
-
-#[async_trait]
-impl MultipartUpload for FailingUpload {
-    fn put_part(&mut self, data: PutPayload) -> UploadPart {
-        self.parts += 1;
-        if self.parts > 1 {
-            return Box::pin(async {
-                Err(object_store::Error::Generic {
-                    store: "test",
-                    source: "connection reset by the test".into(),
-                })
-            });
-        }
-        self.inner.put_part(data)
-    }
-    async fn complete(&mut self) -> object_store::Result<PutResult> {
-        self.inner.complete().await
-    }
-    async fn abort(&mut self) -> object_store::Result<()> {
-        self.inner.abort().await
-    }
-}
-
-#[async_trait]
-impl ObjectStore for FailingAfterFirstPart {
-    async fn put_opts(
-        &self,
-        location: &Path,
-        payload: PutPayload,
-        opts: PutOptions,
-    ) -> object_store::Result<PutResult> {
-        self.inner.put_opts(location, payload, opts).await
-    }
-    async fn put_multipart_opts(
-        &self,
-        location: &Path,
-        opts: PutMultipartOptions,
-    ) -> object_store::Result<Box<dyn MultipartUpload>> {
-        let inner = self.inner.put_multipart_opts(location, opts).await?;
-        Ok(Box::new(FailingUpload { inner, parts: 0 }))
-    }
-    async fn get_opts(
-        &self,
-        location: &Path,
-        options: GetOptions,
-    ) -> object_store::Result<GetResult> {
-        self.inner.get_opts(location, options).await
-    }
-    fn delete_stream(
-        &self,
-        locations: BoxStream<'static, object_store::Result<Path>>,
-    ) -> BoxStream<'static, object_store::Result<Path>> {
-        self.inner.delete_stream(locations)
-    }
-    fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
-        self.inner.list(prefix)
-    }
-    async fn list_with_delimiter(&self, prefix: Option<&Path>) -> object_store::Result<ListResult> {
-        self.inner.list_with_delimiter(prefix).await
-    }
-    async fn copy_opts(
-        &self,
-        from: &Path,
-        to: &Path,
-        options: CopyOptions,
-    ) -> object_store::Result<()> {
-        self.inner.copy_opts(from, to, options).await
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_unreachable_store_ends_failed_with_nothing_left() {
     let app = TestApp::spawn().await;
@@ -561,8 +467,11 @@ async fn a_store_failing_mid_upload_leaves_no_partial_object() {
     };
     let bucket = support::create_bucket(&endpoint).await;
     let s3 = storage::Store::open(&support::s3_config(&endpoint, &bucket, "k12")).unwrap();
-    let failing = Arc::new(FailingAfterFirstPart {
+    // Multipart uploads fail after their first part.
+    let failing = Arc::new(support::CountingStore {
         inner: s3.object_store(),
+        flow: Arc::new(support::Flow::default()),
+        fail_after_parts: Some(1),
     });
     let store = storage::Store::from_object_store(failing, "k12").unwrap();
     let app = TestApp::spawn_with_store(s3.clone()).await;

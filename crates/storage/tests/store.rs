@@ -202,6 +202,7 @@ async fn large_stream_bounded_memory(store: &Store) {
         Arc::new(CountingStore {
             inner: store.object_store(),
             flow: Arc::clone(&flow),
+            fail_after_parts: None,
         }),
         store.prefix(),
     )

@@ -307,11 +307,14 @@ impl AsyncRead for GeneratedSource {
     }
 }
 
-/// An object store that reports the bytes of every completed part (or put) to a [`Flow`].
+/// An object store that reports the bytes of every completed part (or put) to a [`Flow`],
+/// and, with `fail_after_parts`, fails every multipart part after that many (a connection
+/// lost mid-upload).
 #[derive(Debug)]
 pub struct CountingStore {
     pub inner: Arc<dyn ObjectStore>,
     pub flow: Arc<Flow>,
+    pub fail_after_parts: Option<usize>,
 }
 
 impl fmt::Display for CountingStore {
@@ -324,11 +327,22 @@ impl fmt::Display for CountingStore {
 struct CountingUpload {
     inner: Box<dyn MultipartUpload>,
     flow: Arc<Flow>,
+    parts: usize,
+    fail_after_parts: Option<usize>,
 }
 
 #[async_trait]
 impl MultipartUpload for CountingUpload {
     fn put_part(&mut self, data: PutPayload) -> UploadPart {
+        self.parts += 1;
+        if self.fail_after_parts.is_some_and(|n| self.parts > n) {
+            return Box::pin(async {
+                Err(object_store::Error::Generic {
+                    store: "test",
+                    source: "connection reset by the test".into(),
+                })
+            });
+        }
         let len = data.content_length() as u64;
         let flow = Arc::clone(&self.flow);
         self.inner
@@ -374,6 +388,8 @@ impl ObjectStore for CountingStore {
         Ok(Box::new(CountingUpload {
             inner,
             flow: Arc::clone(&self.flow),
+            parts: 0,
+            fail_after_parts: self.fail_after_parts,
         }))
     }
 
