@@ -424,67 +424,16 @@ async fn evaluation_fires_skips_unmeasured_cools_down_and_resolves_once() {
 // ------------------------------------------------------------------ Slack delivery
 
 mod slack {
-    use std::sync::atomic::{AtomicBool, Ordering};
-    use std::sync::{Arc, Mutex};
     use std::time::Duration;
 
-    use axum::http::StatusCode;
     use platform::config::{Environment, Secret};
     use platform::http::{AppState, ServiceConfig};
     use platform::jobs::{Worker, WorkerConfig};
     use platform::outbound::AllowEntry;
-    use serde_json::{json, Value};
-    use testkit::{test_egress, test_outbound, TestApp};
+    use serde_json::json;
+    use testkit::{test_egress, test_outbound, Receiver, TestApp};
 
     use super::{evaluate, only_test_rules, ready_jobs, rule, OP_RULES};
-
-    /// A loopback stand-in for Slack: records every request and answers 500 while
-    /// `down`, else 200 `ok`.
-    #[derive(Clone, Default)]
-    struct Receiver {
-        requests: Arc<Mutex<Vec<(bool, Value)>>>,
-        down: Arc<AtomicBool>,
-    }
-
-    impl Receiver {
-        async fn start(&self) -> u16 {
-            let me = self.clone();
-            let app = axum::Router::new().fallback(move |body: axum::body::Bytes| {
-                let me = me.clone();
-                async move {
-                    let down = me.down.load(Ordering::SeqCst);
-                    let json: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-                    me.requests.lock().unwrap().push((!down, json));
-                    if down {
-                        (StatusCode::INTERNAL_SERVER_ERROR, "server_error")
-                    } else {
-                        (StatusCode::OK, "ok")
-                    }
-                }
-            });
-            let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            let port = l.local_addr().unwrap().port();
-            tokio::spawn(async move { axum::serve(l, app).await.unwrap() });
-            port
-        }
-
-        fn delivered(&self) -> Vec<Value> {
-            let r = self.requests.lock().unwrap();
-            r.iter()
-                .filter(|(ok, _)| *ok)
-                .map(|(_, v)| v.clone())
-                .collect()
-        }
-
-        fn failed(&self) -> usize {
-            self.requests
-                .lock()
-                .unwrap()
-                .iter()
-                .filter(|(ok, _)| !ok)
-                .count()
-        }
-    }
 
     async fn outbox(app: &TestApp) -> Vec<(i64, String, String, i32)> {
         let mut sys = app.pool().system().await.unwrap();
@@ -537,13 +486,10 @@ mod slack {
         assert!(fired.iter().all(|e| e["notification_status"] == "pending"));
         let rows = outbox(&app).await;
         assert_eq!(rows.len(), 1, "one message for eight rules: {rows:?}");
-        assert!(
-            receiver.requests.lock().unwrap().is_empty(),
-            "evaluation never sends"
-        );
+        assert!(receiver.received() == 0, "evaluation never sends");
 
         // Slack is down when the worker starts, and comes back later.
-        receiver.down.store(true, Ordering::SeqCst);
+        receiver.set_down(true);
         let state = AppState::new(app.pool().clone(), config, app.store.clone());
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let worker = tokio::spawn(
@@ -571,7 +517,7 @@ mod slack {
         }
         assert!(receiver.failed() >= 3, "attempts during the outage");
         assert_eq!(outbox(&app).await[0].2, "pending");
-        receiver.down.store(false, Ordering::SeqCst);
+        receiver.set_down(false);
         wait_for(&app, "the firing message sent", |rows| rows[0].2 == "sent").await;
         // The queue drains (the worker runs the probes): every rule resolves, in one
         // more message.

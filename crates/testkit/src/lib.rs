@@ -9,9 +9,11 @@
 //! * [`TestApp`] serves the real router on a loopback port, with factories and login
 //!   helpers.
 //! * [`RedisServer`]: a private `redis-server` on loopback for the rate-limit tests.
+//! * [`Receiver`]: a loopback webhook receiver (Slack's answers) that records requests.
 
 mod app;
 mod cluster;
+mod receiver;
 mod redis;
 mod school;
 
@@ -20,5 +22,6 @@ pub use app::{
     TEST_SECRET_KEY,
 };
 pub use cluster::{TestDb, APP_PASSWORD, OWNER_PASSWORD};
+pub use receiver::Receiver;
 pub use redis::RedisServer;
 pub use school::School;
