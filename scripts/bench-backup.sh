@@ -10,7 +10,7 @@ set -euo pipefail
 size_mb="${1:-1024}"
 k12="${2:-target/release/k12}"
 k12="$(realpath "$k12")"
-bin="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)"
+bin="$(printf '%s\n' /usr/lib/postgresql/*/bin | sort -V | tail -n 1)"
 dir="$(mktemp -d /tmp/k12-bench-backup.XXXXXX)"
 chmod 755 "$dir"
 as_pg() { if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
@@ -83,4 +83,10 @@ echo "| \`k12 backup verify\` (stream, restore, count, drop) | $(wall verify) | 
 echo "| \`k12 restore\` into an empty database | $(wall restore) | $(rss restore) | pg_restore -j2 | $(python3 -c "print(f'{$(wall restore)/$(wall pg_restore):.2f}x')") |"
 echo
 echo "Sizes: database $(mb "$db_size") MB, plain dump $(mb "$plain") MB, k12 object $(mb "$stored") MB (object/plain $(python3 -c "print(f'{$stored/$plain:.3f}')"), dump/database $(python3 -c "print(f'{$plain/$db_size:.3f}')"))."
-grep -q '"status": "verified"' "$dir/verify.out" && echo "Verification: verified." || { echo "Verification did not pass:"; cat "$dir/verify.out" "$dir/verify.err"; exit 1; }
+if grep -q '"status": "verified"' "$dir/verify.out"; then
+  echo "Verification: verified."
+else
+  echo "Verification did not pass:"
+  cat "$dir/verify.out" "$dir/verify.err"
+  exit 1
+fi

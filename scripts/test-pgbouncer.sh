@@ -62,6 +62,7 @@ if [ ${#run_as[@]} -gt 0 ]; then
   chown postgres "$dir" "$dir/userlist.txt" "$dir/pgbouncer.ini"
 fi
 
+# shellcheck disable=SC2317 # called by the EXIT trap
 stop_bouncer() {
   if [ -f "$dir/pgbouncer.pid" ]; then
     kill "$(cat "$dir/pgbouncer.pid")" 2>/dev/null || true
