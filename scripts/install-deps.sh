@@ -18,6 +18,9 @@ command -v clang >/dev/null || need+=(clang)
 compgen -G "/usr/lib/llvm-*/lib/libclang.so*" >/dev/null || need+=(libclang-dev)
 # The API tests also run through a transaction-pooling PgBouncer (scripts/test-pgbouncer.sh).
 [ -x /usr/sbin/pgbouncer ] || command -v pgbouncer >/dev/null || need+=(pgbouncer)
+# The blue-green deploy test runs a real nginx; the scripts are linted with shellcheck.
+[ -x /usr/sbin/nginx ] || command -v nginx >/dev/null || need+=(nginx-light)
+command -v shellcheck >/dev/null || need+=(shellcheck)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"
   "${sudo_cmd[@]}" apt-get update -qq
@@ -26,7 +29,7 @@ fi
 # The prometheus package starts a server we do not use; only promtool is wanted.
 if [[ " ${need[*]} " == *" prometheus "* ]]; then
   "${sudo_cmd[@]}" service prometheus stop >/dev/null 2>&1 || true
-  command -v systemctl >/dev/null && "${sudo_cmd[@]}" systemctl disable prometheus >/dev/null 2>&1 || true
+  if command -v systemctl >/dev/null; then "${sudo_cmd[@]}" systemctl disable prometheus >/dev/null 2>&1 || true; fi
 fi
 # A package install may start the distribution's own cluster; we never use it.
 if [ ${#need[@]} -gt 0 ] && command -v pg_ctlcluster >/dev/null; then
@@ -36,10 +39,15 @@ fi
 # depend on one that happens to be up.
 if [ ${#need[@]} -gt 0 ] && [[ " ${need[*]} " == *" redis-server "* ]]; then
   "${sudo_cmd[@]}" service redis-server stop >/dev/null 2>&1 || true
-  command -v systemctl >/dev/null && "${sudo_cmd[@]}" systemctl disable redis-server >/dev/null 2>&1 || true
+  if command -v systemctl >/dev/null; then "${sudo_cmd[@]}" systemctl disable redis-server >/dev/null 2>&1 || true; fi
 fi
 # And the distribution's PgBouncer service: the tests start their own on a free port.
 if [ ${#need[@]} -gt 0 ] && [[ " ${need[*]} " == *" pgbouncer "* ]]; then
   "${sudo_cmd[@]}" service pgbouncer stop >/dev/null 2>&1 || true
-  command -v systemctl >/dev/null && "${sudo_cmd[@]}" systemctl disable pgbouncer >/dev/null 2>&1 || true
+  if command -v systemctl >/dev/null; then "${sudo_cmd[@]}" systemctl disable pgbouncer >/dev/null 2>&1 || true; fi
+fi
+# And the distribution's nginx: the deploy test starts its own on free ports.
+if [ ${#need[@]} -gt 0 ] && [[ " ${need[*]} " == *" nginx-light "* ]]; then
+  "${sudo_cmd[@]}" service nginx stop >/dev/null 2>&1 || true
+  if command -v systemctl >/dev/null; then "${sudo_cmd[@]}" systemctl disable nginx >/dev/null 2>&1 || true; fi
 fi
