@@ -12,7 +12,7 @@ chmod 755 "$K12_TEST_PG_DIR"
 stop_cluster() {
   local data="$K12_TEST_PG_DIR/data" pg_ctl
   if [ -f "$data/postmaster.pid" ]; then
-    pg_ctl="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)/pg_ctl"
+    pg_ctl="$(printf '%s\n' /usr/lib/postgresql/*/bin | sort -V | tail -n 1)/pg_ctl"
     if [ "$(id -u)" -eq 0 ]; then
       runuser -u postgres -- "$pg_ctl" stop -D "$data" -m immediate >/dev/null 2>&1 || true
     else
@@ -29,6 +29,8 @@ echo "== cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== dependency audit"
 scripts/audit.sh
+echo "== deploy lint (shellcheck, hadolint, Kubernetes schemas, workflow schema)"
+scripts/lint-deploy.sh
 echo "== tests"
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --locked --no-fail-fast "$@"
