@@ -19,6 +19,6 @@ pub use app::{
     generous_limits, test_egress, test_outbound, Actor, TestApp, TestUser, PASSWORD,
     TEST_SECRET_KEY,
 };
-pub use cluster::{TestDb, APP_PASSWORD, OWNER_PASSWORD};
+pub use cluster::{Standby, TestDb, APP_PASSWORD, OWNER_PASSWORD};
 pub use redis::RedisServer;
 pub use school::School;
