@@ -123,6 +123,56 @@ impl Cluster {
         Ok(cluster)
     }
 
+    /// Makes `data_dir` (new or empty) a hot standby of the server on loopback
+    /// `primary_port`: `pg_basebackup -R` streams a copy as `superuser` and writes the
+    /// recovery settings, so [`Cluster::start`] starts it replaying the primary's WAL.
+    /// The password reaches pg_basebackup through its environment, never its argv.
+    pub fn standby_of(
+        primary_port: u16,
+        data_dir: &Path,
+        superuser: &str,
+        password: &str,
+    ) -> anyhow::Result<Self> {
+        use std::os::unix::fs::PermissionsExt;
+        let bin = pg_bin_dir()?;
+        let user = server_user()?;
+        std::fs::create_dir_all(data_dir)
+            .with_context(|| format!("creating {}", data_dir.display()))?;
+        let data_dir = data_dir.canonicalize()?;
+        std::fs::set_permissions(&data_dir, std::fs::Permissions::from_mode(0o700))?;
+        let cluster = Self {
+            data_dir,
+            port: 0,
+            bin,
+            user,
+        };
+        cluster.reachable_by_server()?;
+        cluster.chown_tree(&cluster.data_dir)?;
+        let out = cluster
+            .command("pg_basebackup")
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &primary_port.to_string(),
+                "-U",
+                superuser,
+            ])
+            .arg("-D")
+            .arg(&cluster.data_dir)
+            .args(["-R", "-X", "stream", "--checkpoint=fast", "--no-sync"])
+            .env("PGPASSWORD", password)
+            .output()
+            .context("running pg_basebackup")?;
+        if !out.status.success() {
+            bail!(
+                "pg_basebackup failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+        Ok(cluster)
+    }
+
     /// When the server runs as `postgres`, it must be able to pass through every folder
     /// above its data directory. A private (0700) folder of ours directly above it, as
     /// containers and CI make, gets the traverse bit for others (0711: entering, not

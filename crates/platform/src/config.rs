@@ -93,6 +93,8 @@ impl Default for PoolConfig {
 pub struct DatabaseConfig {
     pub url: Secret,
     pub owner_url: Secret,
+    /// `DATABASE_REPLICA_URL`: a hot standby for reads that tolerate lag (analytics).
+    pub replica_url: Option<Secret>,
     pub pool: PoolConfig,
 }
 
@@ -225,9 +227,14 @@ impl DatabaseConfig {
             Some(v) => parse_postgres_url("DATABASE_OWNER_URL", &v)?,
             None => url.clone(),
         };
+        let replica_url = match vars.get("DATABASE_REPLICA_URL") {
+            Some(v) if !v.is_empty() => Some(parse_postgres_url("DATABASE_REPLICA_URL", &v)?),
+            _ => None,
+        };
         Ok(Self {
             url,
             owner_url,
+            replica_url,
             pool: PoolConfig::from_vars(vars)?,
         })
     }

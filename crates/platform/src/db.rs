@@ -40,6 +40,39 @@ pub struct Db {
     pool: PgPool,
     counters: Arc<PoolCounters>,
     pgbouncer: PgBouncerMode,
+    replica: Option<Arc<Replica>>,
+}
+
+/// A hot standby (`DATABASE_REPLICA_URL`) for reads that tolerate lag. When it cannot be
+/// reached, reads go to the primary with a warning and the replica is left alone for
+/// [`REPLICA_RETRY_AFTER`], so a dead standby costs one short wait, not one per request.
+#[derive(Debug)]
+struct Replica {
+    pool: PgPool,
+    /// Milliseconds since `epoch` until which the replica is skipped (0: in use).
+    skip_until_ms: AtomicU64,
+    epoch: std::time::Instant,
+}
+
+/// How long reads stay on the primary after the replica failed.
+pub const REPLICA_RETRY_AFTER: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// The longest a read waits for a replica connection before it goes to the primary.
+const REPLICA_ACQUIRE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
+
+impl Replica {
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    fn skipped(&self) -> bool {
+        self.now_ms() < self.skip_until_ms.load(Ordering::Relaxed)
+    }
+
+    fn failed(&self) {
+        let until = self.now_ms() + REPLICA_RETRY_AFTER.as_millis() as u64;
+        self.skip_until_ms.store(until, Ordering::Relaxed);
+    }
 }
 
 /// How a transaction begins behind a transaction-pooling PgBouncer: sqlx still names the
@@ -87,28 +120,32 @@ pub struct PoolStats {
 impl Db {
     /// Connects the pool lazily; the first query opens connections.
     pub fn connect_lazy(url: &str, pool: &PoolConfig) -> Result<Self, sqlx::Error> {
-        let mut options: PgConnectOptions = url.parse()?;
-        if pool.pgbouncer == PgBouncerMode::Transaction {
-            // No statement cache: a cached statement lives on one server connection, and
-            // the next transaction may run on another.
-            options = options.statement_cache_capacity(0);
-        }
-        let pgbouncer = pool.pgbouncer;
-        let pool = PgPoolOptions::new()
-            .max_connections(pool.size)
-            .acquire_timeout(pool.acquire_timeout)
-            .idle_timeout(Some(pool.idle_timeout))
-            .max_lifetime(Some(pool.max_lifetime))
-            .connect_lazy_with(options.application_name("k12"));
         Ok(Self {
-            pool,
+            pool: lazy_pool(url, pool, pool.acquire_timeout)?,
             counters: Arc::default(),
-            pgbouncer,
+            pgbouncer: pool.pgbouncer,
+            replica: None,
         })
     }
 
+    /// Adds a hot standby for the reads that tolerate lag ([`Db::tenant_read`]); same
+    /// pool settings, but a read waits at most a second for it before using the primary.
+    pub fn with_replica(mut self, url: &str, pool: &PoolConfig) -> Result<Self, sqlx::Error> {
+        let timeout = pool.acquire_timeout.min(REPLICA_ACQUIRE_TIMEOUT);
+        self.replica = Some(Arc::new(Replica {
+            pool: lazy_pool(url, pool, timeout)?,
+            skip_until_ms: AtomicU64::new(0),
+            epoch: std::time::Instant::now(),
+        }));
+        Ok(self)
+    }
+
     pub fn from_config(config: &DatabaseConfig) -> Result<Self, sqlx::Error> {
-        Self::connect_lazy(config.url.expose(), &config.pool)
+        let db = Self::connect_lazy(config.url.expose(), &config.pool)?;
+        match &config.replica_url {
+            Some(url) => db.with_replica(url.expose(), &config.pool),
+            None => Ok(db),
+        }
     }
 
     /// Begins a transaction on a pooled connection, counting waits and timeouts.
@@ -159,6 +196,32 @@ impl Db {
         Ok(TenantTx { tx, tenant })
     }
 
+    /// Opens a read transaction scoped to one tenant on the replica when one is configured
+    /// and reachable, else on the primary. Only for reads that tolerate replication lag
+    /// (analytics): a read that must see the caller's own write uses [`Db::tenant`].
+    /// Row-level security is the same on both: the standby replays the same policies.
+    pub async fn tenant_read(&self, tenant: TenantId) -> Result<TenantTx, sqlx::Error> {
+        if let Some(replica) = self.replica.as_ref().filter(|r| !r.skipped()) {
+            match replica_tenant(&replica.pool, self.pgbouncer, tenant).await {
+                Ok(tx) => return Ok(tx),
+                Err(e) => {
+                    replica.failed();
+                    tracing::warn!(
+                        error = %e,
+                        retry_after_secs = REPLICA_RETRY_AFTER.as_secs(),
+                        "read replica unavailable; reading from the primary"
+                    );
+                }
+            }
+        }
+        self.tenant(tenant).await
+    }
+
+    /// Whether a replica is configured (`DATABASE_REPLICA_URL`).
+    pub fn has_replica(&self) -> bool {
+        self.replica.is_some()
+    }
+
     /// Opens a system transaction (no tenant; system tables only).
     pub async fn system(&self) -> Result<SystemTx, sqlx::Error> {
         let mut tx = self.begin().await?;
@@ -189,6 +252,43 @@ impl Db {
 }
 
 /// A transaction in which row-level security shows exactly one tenant's rows.
+fn lazy_pool(
+    url: &str,
+    pool: &PoolConfig,
+    acquire_timeout: std::time::Duration,
+) -> Result<PgPool, sqlx::Error> {
+    let mut options: PgConnectOptions = url.parse()?;
+    if pool.pgbouncer == PgBouncerMode::Transaction {
+        // No statement cache: a cached statement lives on one server connection, and
+        // the next transaction may run on another.
+        options = options.statement_cache_capacity(0);
+    }
+    Ok(PgPoolOptions::new()
+        .max_connections(pool.size)
+        .acquire_timeout(acquire_timeout)
+        .idle_timeout(Some(pool.idle_timeout))
+        .max_lifetime(Some(pool.max_lifetime))
+        .connect_lazy_with(options.application_name("k12")))
+}
+
+/// A tenant transaction on the replica's pool, read only.
+async fn replica_tenant(
+    pool: &PgPool,
+    pgbouncer: PgBouncerMode,
+    tenant: TenantId,
+) -> Result<TenantTx, sqlx::Error> {
+    let begin = match pgbouncer {
+        PgBouncerMode::Off => "BEGIN READ ONLY",
+        PgBouncerMode::Transaction => "BEGIN READ ONLY; DEALLOCATE ALL",
+    };
+    let mut tx = pool.begin_with(begin).await?;
+    sqlx::query(SET_TENANT_SQL)
+        .bind(tenant.0.to_string())
+        .execute(&mut *tx)
+        .await?;
+    Ok(TenantTx { tx, tenant })
+}
+
 pub struct TenantTx {
     tx: Transaction<'static, Postgres>,
     tenant: TenantId,

@@ -217,3 +217,55 @@ impl Drop for TestDb {
         .join();
     }
 }
+
+/// A hot standby of the test cluster (streaming replication), on its own port, for the
+/// read-replica tests. Stopped and removed on drop.
+pub struct Standby {
+    cluster: pgcluster::Cluster,
+    dir: std::path::PathBuf,
+}
+
+impl Standby {
+    /// Copies the running test cluster with `pg_basebackup -R` and starts the copy.
+    /// Everything committed before the call (the caller's test database too) is on it.
+    pub fn start() -> Self {
+        let shared = shared();
+        let dir = std::env::temp_dir().join(format!(
+            "k12-standby-{}-{}",
+            std::process::id(),
+            platform::auth::token::random_password().to_lowercase()
+        ));
+        std::fs::create_dir_all(&dir).expect("standby directory");
+        let mut cluster = pgcluster::Cluster::standby_of(
+            shared.port,
+            &dir.join("data"),
+            "postgres",
+            SUPERUSER_PASSWORD,
+        )
+        .expect("pg_basebackup from the test cluster");
+        cluster.start(0).expect("starting the standby");
+        Self { cluster, dir }
+    }
+
+    /// `db`'s service-role URL, on the standby (what `DATABASE_REPLICA_URL` would be).
+    pub fn app_url(&self, db: &TestDb) -> String {
+        url(self.cluster.port, "k12_app", APP_PASSWORD, &db.name)
+    }
+
+    /// A superuser URL on the standby (to pause replay, or read `pg_is_in_recovery()`).
+    pub fn superuser_url(&self, db: &TestDb) -> String {
+        url(self.cluster.port, "postgres", SUPERUSER_PASSWORD, &db.name)
+    }
+
+    /// Stops the standby now (the replica-down case).
+    pub fn stop(&self) {
+        self.cluster.stop().expect("stopping the standby");
+    }
+}
+
+impl Drop for Standby {
+    fn drop(&mut self) {
+        let _ = self.cluster.stop();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}

@@ -21,7 +21,7 @@ pub use app::{
     generous_limits, test_egress, test_outbound, Actor, TestApp, TestUser, PASSWORD,
     TEST_SECRET_KEY,
 };
-pub use cluster::{TestDb, APP_PASSWORD, OWNER_PASSWORD};
+pub use cluster::{Standby, TestDb, APP_PASSWORD, OWNER_PASSWORD};
 pub use receiver::Receiver;
 pub use redis::RedisServer;
 pub use school::School;

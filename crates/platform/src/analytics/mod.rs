@@ -110,7 +110,7 @@ pub async fn daily(
     ApiQuery(params): ApiQuery<DailyParams>,
 ) -> ApiResult<Json<DailyAnalytics>> {
     let days = params.days()?;
-    let mut tx = db.begin().await?;
+    let mut tx = db.begin_read().await?;
     let data: Vec<DailyStat> = sqlx::query_as(
         "SELECT stat_date, active_students, submissions_count, graded_count
            FROM analytics_daily($1)",
@@ -134,7 +134,7 @@ pub async fn courses(
 ) -> ApiResult<Json<CoursesAnalytics>> {
     let limit = page.limit()?;
     let after: i64 = page.after()?.unwrap_or(0);
-    let mut tx = db.begin().await?;
+    let mut tx = db.begin_read().await?;
     let rows: Vec<CourseStat> = sqlx::query_as(COURSES_SQL)
         .bind(after)
         .bind((limit + 1) as i32)
@@ -157,7 +157,7 @@ pub async fn course(
     TenantScope { me, db }: TenantScope,
     ApiPath(course_id): ApiPath<i64>,
 ) -> ApiResult<Json<CourseAnalytics>> {
-    let mut tx = db.begin().await?;
+    let mut tx = db.begin_read().await?;
     require_staff(&mut tx, &Viewer::new(&me), course_id).await?;
     let stats: Option<CourseStat> = sqlx::query_as(COURSES_SQL)
         .bind(0_i64)

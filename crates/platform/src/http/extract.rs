@@ -178,6 +178,13 @@ impl TenantDb {
     pub async fn begin(&self) -> Result<TenantTx, sqlx::Error> {
         self.db.tenant(self.tenant).await
     }
+
+    /// Opens a read-only transaction for reads that tolerate replication lag: on the read
+    /// replica when one is configured and answers, else on the primary
+    /// ([`Db::tenant_read`]).
+    pub async fn begin_read(&self) -> Result<TenantTx, sqlx::Error> {
+        self.db.tenant_read(self.tenant).await
+    }
 }
 
 impl FromRequestParts<AppState> for TenantScope {
