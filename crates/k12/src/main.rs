@@ -7,6 +7,7 @@ mod dev;
 mod gateway_cmd;
 mod jobs_cli;
 mod lint_migrations;
+mod provision;
 mod safety_check;
 mod seed;
 mod url_check;
@@ -52,6 +53,10 @@ enum Command {
     /// Maintenance tasks for operators.
     #[command(subcommand)]
     Maintenance(MaintenanceCommand),
+    /// Provision a school in one transaction (tenant, roles, admin with setup token,
+    /// academic year, frameworks); every invalid field is reported together.
+    /// Reads DATABASE_URL (or --data-dir).
+    Provision(provision::ProvisionArgs),
     /// The child-safety library from the command line.
     #[command(subcommand)]
     Safety(SafetyCommand),
@@ -163,6 +168,7 @@ fn main() -> ExitCode {
             Command::Jobs(command) => jobs_cli::run(command).await,
             Command::Backup(command) => backup::run(command).await,
             Command::Restore(args) => backup::restore(args).await,
+            Command::Provision(args) => provision::run(args).await,
             Command::Maintenance(MaintenanceCommand::Recount { check, db }) => {
                 recount(check, &db).await
             }
