@@ -591,6 +591,33 @@ pub async fn run_now(
     Ok(importer.report)
 }
 
+/// Imports a whole prepared file now and records it in the tenant's audit trail (the
+/// request path for small files, and `k12 import`).
+pub async fn import_now(
+    db: &Db,
+    tenant: TenantId,
+    prepared: Prepared<'_>,
+    dry_run: bool,
+    by: ImportActor,
+    meta: &RequestMeta,
+    progress: impl FnMut(&ImportReport),
+) -> ApiResult<ImportReport> {
+    let kind = prepared.kind;
+    let report = run_now(db, tenant, prepared, dry_run, progress).await?;
+    record(
+        db,
+        tenant,
+        by,
+        meta,
+        "import.completed",
+        json!({"type": kind.as_str(), "dry_run": dry_run, "rows": report.rows,
+               "created": report.created, "updated": report.updated,
+               "skipped": report.skipped, "errors": report.errors_total}),
+    )
+    .await?;
+    Ok(report)
+}
+
 /// The query of the import routes.
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct ImportParams {
@@ -676,18 +703,7 @@ async fn import(
     let prepared = prepare(kind, body)?;
     let rows = count_rows(body, sync_rows());
     if rows <= sync_rows() {
-        let report = run_now(db, tenant, prepared, dry_run, |_| {}).await?;
-        record(
-            db,
-            tenant,
-            by,
-            meta,
-            "import.completed",
-            json!({"type": kind.as_str(), "dry_run": dry_run, "rows": report.rows,
-                   "created": report.created, "updated": report.updated,
-                   "skipped": report.skipped, "errors": report.errors_total}),
-        )
-        .await?;
+        let report = import_now(db, tenant, prepared, dry_run, by, meta, |_| {}).await?;
         return Ok(Json(report).into_response());
     }
     let mut tx = db.tenant(tenant).await?;
