@@ -408,10 +408,12 @@ async fn a_large_file_runs_as_a_job_with_progress() {
     .await;
     assert_eq!(st, 202, "{q}");
     let id = q["id"].as_i64().unwrap();
+    assert_eq!(q["rows_total"].as_u64(), Some(rows as u64));
     let (st, v) = app
         .get(&format!("/api/v1/admin/imports/{id}"), &s.admin.token)
         .await;
     assert_eq!((st, v["state"].as_str()), (200, Some("queued")), "{v}");
+    assert_eq!(v["rows_total"].as_u64(), Some(rows as u64));
 
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let config = WorkerConfig {

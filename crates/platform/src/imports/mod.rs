@@ -706,15 +706,18 @@ async fn import(
         let report = import_now(db, tenant, prepared, dry_run, by, meta, |_| {}).await?;
         return Ok(Json(report).into_response());
     }
+    // Every row this time: the count the progress is measured against.
+    let rows = count_rows(body, usize::MAX - 1);
     let mut tx = db.tenant(tenant).await?;
     let (id,): (i64,) = sqlx::query_as(
-        "INSERT INTO imports (tenant_id, kind, dry_run, file, created_by)
-         VALUES (current_tenant_id(), $1, $2, $3, $4) RETURNING id",
+        "INSERT INTO imports (tenant_id, kind, dry_run, file, created_by, rows_total)
+         VALUES (current_tenant_id(), $1, $2, $3, $4, $5) RETURNING id",
     )
     .bind(kind.as_str())
     .bind(dry_run)
     .bind(body.as_ref())
     .bind(by.user())
+    .bind(i32::try_from(rows).unwrap_or(i32::MAX))
     .fetch_one(&mut *tx)
     .await?;
     crate::jobs::enqueue(
@@ -891,14 +894,6 @@ impl ImportFile {
     ) -> ApiResult<ImportReport> {
         let kind =
             ImportKind::parse(kind).ok_or_else(|| ApiError::BadRequest("unknown type".into()))?;
-        let mut tx = db.tenant(tenant).await?;
-        let total = i32::try_from(count_rows(file, usize::MAX - 1)).unwrap_or(i32::MAX);
-        sqlx::query("UPDATE imports SET rows_total = $2 WHERE id = $1")
-            .bind(self.import_id)
-            .bind(total)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
         let mut importer = Importer::new(prepare(kind, file)?, dry_run);
         while !importer.finished() {
             importer.step(db, tenant, CHUNK_ROWS).await?;
