@@ -5,8 +5,10 @@ mod dbargs;
 mod deploy_window;
 mod dev;
 mod gateway_cmd;
+mod import;
 mod jobs_cli;
 mod lint_migrations;
+mod provision;
 mod safety_check;
 mod seed;
 mod url_check;
@@ -52,6 +54,14 @@ enum Command {
     /// Maintenance tasks for operators.
     #[command(subcommand)]
     Maintenance(MaintenanceCommand),
+    /// Provision a school in one transaction (tenant, roles, admin with setup token,
+    /// academic year, frameworks); every invalid field is reported together.
+    /// Reads DATABASE_URL (or --data-dir).
+    Provision(provision::ProvisionArgs),
+    /// Import a roster CSV (users, courses or enrollments) into a tenant; every bad row is
+    /// reported with its line, re-running a file changes nothing. Reads DATABASE_URL (or
+    /// --data-dir).
+    Import(import::ImportArgs),
     /// The child-safety library from the command line.
     #[command(subcommand)]
     Safety(SafetyCommand),
@@ -163,6 +173,8 @@ fn main() -> ExitCode {
             Command::Jobs(command) => jobs_cli::run(command).await,
             Command::Backup(command) => backup::run(command).await,
             Command::Restore(args) => backup::restore(args).await,
+            Command::Provision(args) => provision::run(args).await,
+            Command::Import(args) => import::run(args).await,
             Command::Maintenance(MaintenanceCommand::Recount { check, db }) => {
                 recount(check, &db).await
             }

@@ -42,6 +42,8 @@ pub fn register(api: &mut Api) {
     crate::analytics::routes::register(api);
     crate::dbinsight::routes::register(api);
     crate::deploy::routes::register(api);
+    crate::provisioning::routes::register(api);
+    crate::imports::routes::register(api);
 }
 
 /// Request ids: a per-process random prefix and a counter; an incoming `x-request-id`

@@ -567,6 +567,72 @@ fn expectations() -> BTreeMap<(&'static str, &'static str), [u16; 7]> {
             ("POST", "/api/v1/operator/deploy/overrides"),
             [401, 403, 403, 403, 403, 403, 201],
         ),
+        // Provisioning, onboarding and branding (spec 08).
+        (
+            ("POST", "/api/v1/operator/provisioning/schools"),
+            [401, 403, 403, 403, 403, 403, 201],
+        ),
+        (
+            ("POST", "/api/v1/operator/provisioning/bulk_create"),
+            [401, 403, 403, 403, 403, 403, 200],
+        ),
+        (
+            ("GET", "/api/v1/operator/provisioning/tenants"),
+            [401, 403, 403, 403, 403, 403, 200],
+        ),
+        (
+            ("POST", "/api/v1/district/provisioning/schools"),
+            [401, 403, 403, 403, 403, 201, 403],
+        ),
+        (
+            ("POST", "/api/v1/district/provisioning/bulk_create"),
+            [401, 403, 403, 403, 403, 200, 403],
+        ),
+        (
+            ("GET", "/api/v1/district/provisioning/tenants"),
+            [401, 403, 403, 403, 403, 200, 403],
+        ),
+        (
+            ("GET", "/api/v1/operator/tenants/{slug}/onboarding"),
+            [401, 403, 403, 403, 403, 403, 200],
+        ),
+        (
+            ("GET", "/api/v1/district/tenants/{slug}/onboarding"),
+            [401, 403, 403, 403, 403, 200, 403],
+        ),
+        (
+            ("GET", "/api/v1/admin/onboarding"),
+            [401, 403, 403, 200, 200, 403, 403],
+        ),
+        (
+            ("GET", "/api/v1/admin/branding"),
+            [401, 403, 403, 200, 200, 403, 403],
+        ),
+        (
+            ("PUT", "/api/v1/admin/branding"),
+            [401, 403, 403, 200, 200, 403, 403],
+        ),
+        (
+            ("GET", "/api/v1/tenants/{slug}/branding"),
+            [200, 200, 200, 200, 200, 200, 200],
+        ),
+        // Imports (a CSV body; see `import_csv`).
+        (
+            ("POST", "/api/v1/admin/imports"),
+            [401, 403, 403, 200, 200, 403, 403],
+        ),
+        (
+            ("GET", "/api/v1/admin/imports/{id}"),
+            [401, 403, 403, 200, 404, 403, 403],
+        ),
+        (
+            ("POST", "/api/v1/operator/tenants/{slug}/imports"),
+            [401, 403, 403, 403, 403, 403, 200],
+        ),
+        (
+            ("POST", "/api/v1/district/tenants/{slug}/imports"),
+            [401, 403, 403, 403, 403, 200, 403],
+        ),
     ])
 }
 
@@ -630,11 +696,29 @@ fn body(method: &str, path: &str, n: usize, s: &School) -> Option<Value> {
         ("POST", "/api/v1/operator/deploy/overrides") => {
             json!({"reason": format!("walk {n}"), "minutes": 5})
         }
+        ("POST", "/api/v1/operator/provisioning/schools")
+        | ("POST", "/api/v1/district/provisioning/schools") => walk_school(n),
+        ("POST", "/api/v1/operator/provisioning/bulk_create")
+        | ("POST", "/api/v1/district/provisioning/bulk_create") => {
+            json!({"schools": [walk_school(n)]})
+        }
+        ("PUT", "/api/v1/admin/branding") => json!({"primary_color": "#123456"}),
         (m, p) if QuizWalk::covers(p) => return QuizWalk::body(m, p, n),
         (m, _) if m == "POST" || m == "PUT" => json!({}),
         _ => return None,
     };
     Some(v)
+}
+
+/// A school to provision, unique per call.
+fn walk_school(n: usize) -> Value {
+    json!({
+        "school_name": format!("Walk school {n}"),
+        "subdomain": format!("walk-school-{n}"),
+        "admin_email": format!("admin{n}@walk.example.org"),
+        "admin_first_name": "Walk",
+        "admin_last_name": "Admin",
+    })
 }
 
 /// Fixed targets of the walk, and factories for routes that change their target.
@@ -852,12 +936,42 @@ impl Targets<'_> {
                 sys.commit().await.unwrap();
                 id
             }
+            (_, "/api/v1/admin/imports/{id}") => {
+                let mut tx = app.tenant_tx(s.tenant_id).await;
+                let (id,): (i64,) = sqlx::query_as(
+                    "INSERT INTO imports (tenant_id, kind, state, report)
+                     VALUES (current_tenant_id(), 'users', 'completed', '{}') RETURNING id",
+                )
+                .fetch_one(&mut *tx)
+                .await
+                .unwrap();
+                tx.commit().await.unwrap();
+                id
+            }
             (_, p) if p.contains("{id}") => panic!("no walk target for {method} {p}"),
             _ => 0,
         };
         path.replace("{id}", &id.to_string())
             .replace("{name}", "cleanup-expired")
+            .replace("{slug}", "alpha")
     }
+}
+
+/// Import routes take a CSV body: one new user per call.
+async fn import_csv(app: &TestApp, path: &str, token: Option<&str>, n: usize) -> (u16, Value) {
+    let mut req = app
+        .client
+        .post(format!("{}{path}?type=users", app.base_url))
+        .header("content-type", "text/csv")
+        .body(format!(
+            "email,first_name,last_name,role\nwalk-import{n}@example.org,Walk,Import,student\n"
+        ));
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let res = req.send().await.unwrap();
+    let status = res.status().as_u16();
+    (status, res.json().await.unwrap())
 }
 
 /// A new submission (the next attempt) of the student's, not graded.
@@ -947,14 +1061,17 @@ async fn every_route_answers_every_actor_as_the_table_says() {
                 .as_deref()
                 .map(Actor::Token)
                 .unwrap_or(Actor::Anonymous);
-            let (status, b) = app
-                .request(
+            let (status, b) = if method == "POST" && path.ends_with("/imports") {
+                import_csv(&app, &concrete, token.as_deref(), n).await
+            } else {
+                app.request(
                     Method::from_bytes(method.as_bytes()).unwrap(),
                     &concrete,
                     actor,
                     body(method, path, n, &school),
                 )
-                .await;
+                .await
+            };
             if status != expected[i] {
                 mismatches.push(format!(
                     "{method} {path} as {}: got {status}, want {} ({b})",

@@ -33,6 +33,8 @@ pub struct Operation {
     limits: Vec<Limit>,
     /// `multipart/form-data` with one binary part of this name, instead of a JSON body.
     multipart_file: Option<&'static str>,
+    /// A raw body of this media type (e.g. `text/csv`), instead of a JSON body.
+    raw_body: Option<&'static str>,
     /// A body limit other than the global [`super::BODY_LIMIT_BYTES`].
     body_limit: Option<usize>,
 }
@@ -55,6 +57,7 @@ impl Operation {
             response: None,
             limits: Vec::new(),
             multipart_file: None,
+            raw_body: None,
             body_limit: None,
         }
     }
@@ -100,6 +103,12 @@ impl Operation {
     /// such; the handler reads it with axum's `Multipart`).
     pub fn multipart_file(mut self, field: &'static str) -> Self {
         self.multipart_file = Some(field);
+        self
+    }
+    /// The body is a raw document of `media_type` (documented as such; the handler reads
+    /// the bytes and checks the type itself).
+    pub fn raw_body(mut self, media_type: &'static str) -> Self {
+        self.raw_body = Some(media_type);
         self
     }
     /// Replaces the global body limit for this route (uploads).
@@ -283,6 +292,14 @@ fn openapi(operations: &[Operation]) -> Value {
                     "type": "object",
                     "required": [field],
                     "properties": { field: { "type": "string", "format": "binary" } }
+                } } } }),
+            );
+        }
+        if let Some(media_type) = op.raw_body {
+            operation.insert(
+                "requestBody".into(),
+                json!({ "required": true, "content": { media_type: { "schema": {
+                    "type": "string"
                 } } } }),
             );
         }

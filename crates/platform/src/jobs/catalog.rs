@@ -5,6 +5,7 @@ use super::kinds::{CleanupExpired, Probe};
 use super::{Registry, Schedule};
 use crate::analytics::RefreshAnalytics;
 use crate::backups::{BackupRetention, BackupSchedule, BackupVerification, DatabaseBackup};
+use crate::imports::ImportFile;
 use crate::monitoring::evaluate::{alert_cron, EvaluateAlerts};
 use crate::monitoring::notify::DeliverNotification;
 use crate::webhooks::DeliverWebhook;
@@ -20,7 +21,8 @@ pub fn registry() -> Registry {
         .register::<DeliverNotification>()
         .register::<DatabaseBackup>()
         .register::<BackupVerification>()
-        .register::<BackupRetention>();
+        .register::<BackupRetention>()
+        .register::<ImportFile>();
     r
 }
 

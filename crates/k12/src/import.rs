@@ -1,0 +1,88 @@
+//! `k12 import`: a roster CSV into one tenant from the command line, through the same
+//! code as `POST /api/v1/admin/imports` (whatever the size: no job). Progress on a
+//! terminal only; the report on stdout (`--json`: one JSON object).
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Args;
+use platform::imports::{self, ImportActor, ImportKind};
+use platform::request::RequestMeta;
+
+use crate::dbargs::DbArgs;
+
+#[derive(Args, Debug)]
+pub struct ImportArgs {
+    /// The tenant's slug.
+    #[arg(long)]
+    tenant: String,
+    /// users, courses or enrollments.
+    #[arg(long = "type", value_name = "TYPE")]
+    kind: String,
+    /// Validate and report without writing.
+    #[arg(long)]
+    dry_run: bool,
+    /// The CSV file.
+    file: PathBuf,
+    /// Print the report as one JSON object.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    db: DbArgs,
+}
+
+pub async fn run(args: ImportArgs) -> anyhow::Result<()> {
+    let kind =
+        ImportKind::parse(&args.kind).context("--type must be users, courses or enrollments")?;
+    let bytes =
+        std::fs::read(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
+    let prepared = imports::prepare(kind, &bytes).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let connected = args.db.connect().await?;
+    let db = &connected.db;
+    let mut sys = db.system().await?;
+    let tenant = platform::tenancy::tenant_id_by_slug(&mut sys, &args.tenant)
+        .await?
+        .with_context(|| format!("no tenant {:?}", args.tenant))?;
+    sys.commit().await?;
+    let terminal = std::io::stderr().is_terminal();
+    let started = std::time::Instant::now();
+    let outcome = imports::import_now(
+        db,
+        tenant,
+        prepared,
+        args.dry_run,
+        ImportActor::Cli,
+        &RequestMeta::default(),
+        |r| {
+            if terminal {
+                let secs = started.elapsed().as_secs_f64().max(0.001);
+                eprint!(
+                    "\r\x1b[K{} rows, {} errors, {:.0} rows/s",
+                    r.rows,
+                    r.errors_total,
+                    r.rows as f64 / secs
+                );
+            }
+        },
+    )
+    .await;
+    if terminal {
+        eprintln!();
+    }
+    connected.finish()?;
+    let report = outcome.map_err(|e| anyhow::anyhow!("import failed: {e}"))?;
+    if args.json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        let verb = if report.dry_run { "would be " } else { "" };
+        println!(
+            "{} rows: {} {verb}created, {} {verb}updated, {} skipped, {} errors",
+            report.rows, report.created, report.updated, report.skipped, report.errors_total
+        );
+        for e in &report.errors {
+            println!("{}:{}: {}: {}", e.file, e.row, e.column, e.message);
+        }
+    }
+    Ok(())
+}

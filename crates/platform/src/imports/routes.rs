@@ -1,0 +1,55 @@
+//! Import routes: tenant admins into their own school, operators into any, district
+//! admins into the schools of their district.
+
+use axum::http::StatusCode;
+
+use super::{ImportParams, ImportReport, ImportView, MAX_FILE_BYTES};
+use crate::auth::permission::{perm, Access};
+use crate::http::api::{Api, Operation as Op};
+
+const SUMMARY: &str = "Import a CSV of users, courses or enrollments (text/csv); \
+                       200 with the report, or 202 with an import id for large files";
+
+/// Registers the import routes.
+pub fn register(api: &mut Api) {
+    use Access::*;
+    let ok = StatusCode::OK;
+    let op = |path, access, tag| {
+        Op::post(path, access)
+            .summary(tag, SUMMARY)
+            .query::<ImportParams>()
+            .raw_body("text/csv")
+            .body_limit(MAX_FILE_BYTES)
+            .response::<ImportReport>(ok)
+    };
+    api.add(
+        op(
+            "/api/v1/admin/imports",
+            Tenant(perm::USERS_MANAGE),
+            "imports",
+        ),
+        super::admin_create,
+    );
+    api.add(
+        Op::get("/api/v1/admin/imports/{id}", Tenant(perm::USERS_MANAGE))
+            .summary("imports", "An import's progress and, once done, its report")
+            .response::<ImportView>(ok),
+        super::admin_show,
+    );
+    api.add(
+        op(
+            "/api/v1/operator/tenants/{slug}/imports",
+            Operator,
+            "operator",
+        ),
+        super::operator_create,
+    );
+    api.add(
+        op(
+            "/api/v1/district/tenants/{slug}/imports",
+            DistrictAdmin,
+            "district",
+        ),
+        super::district_create,
+    );
+}
