@@ -9,11 +9,13 @@
 //! * [`TestApp`] serves the real router on a loopback port, with factories and login
 //!   helpers.
 //! * [`RedisServer`]: a private `redis-server` on loopback for the rate-limit tests.
+//! * [`SmtpSink`]: a real SMTP server (aiosmtpd) on loopback writing a Maildir.
 
 mod app;
 mod cluster;
 mod redis;
 mod school;
+mod smtp;
 
 pub use app::{
     generous_limits, test_egress, test_outbound, Actor, TestApp, TestUser, PASSWORD,
@@ -22,3 +24,4 @@ pub use app::{
 pub use cluster::{TestDb, APP_PASSWORD, OWNER_PASSWORD};
 pub use redis::RedisServer;
 pub use school::School;
+pub use smtp::SmtpSink;
