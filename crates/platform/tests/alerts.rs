@@ -421,6 +421,48 @@ async fn evaluation_fires_skips_unmeasured_cools_down_and_resolves_once() {
         .all(|e| e["tenant_id"].is_null() && e["rule_name"] == "Backlog"));
 }
 
+#[tokio::test]
+async fn every_comparison_against_a_real_metric() {
+    let app = TestApp::spawn().await;
+    let op = app.create_operator("ops@example.org").await;
+    only_test_rules(&app).await;
+    // job_queue_depth is exactly 10 below; each comparison once true, once false.
+    let cases = [
+        ("gt", 9.0, true),
+        ("gt", 10.0, false),
+        ("lt", 11.0, true),
+        ("lt", 10.0, false),
+        ("gte", 10.0, true),
+        ("gte", 10.5, false),
+        ("lte", 10.0, true),
+        ("lte", 9.5, false),
+        ("eq", 10.0, true),
+        ("eq", 9.0, false),
+    ];
+    for (i, (cmp, threshold, _)) in cases.iter().enumerate() {
+        let mut r = rule(&format!("{i} {cmp} {threshold}"));
+        r["comparison"] = json!(cmp);
+        r["threshold"] = json!(threshold);
+        assert_eq!(app.post(OP_RULES, &op, r).await.0, 201);
+    }
+    ready_jobs(&app, 10).await;
+    let fired = evaluate(&app, &op).await;
+    let mut names: Vec<&str> = fired
+        .iter()
+        .map(|e| e["rule_name"].as_str().unwrap())
+        .collect();
+    names.sort_unstable();
+    let mut expected: Vec<String> = cases
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.2)
+        .map(|(i, (cmp, threshold, _))| format!("{i} {cmp} {threshold}"))
+        .collect();
+    expected.sort_unstable();
+    assert_eq!(names, expected, "{fired:?}");
+    assert!(fired.iter().all(|e| e["value"] == 10.0), "{fired:?}");
+}
+
 // ------------------------------------------------------------------ Slack delivery
 
 mod slack {
@@ -623,6 +665,83 @@ mod slack {
                 .await
                 .unwrap();
         assert_eq!(statuses, [("sent".to_owned(),)]);
+    }
+
+    /// The outage at 1:100 scale: backoff 100 ms doubling to 400 ms (production: 10 s
+    /// to an hour) and a receiver down for 3 s (about thirty retry periods, as five
+    /// minutes are at the queue's first steps), during which five evaluation cycles each
+    /// queue a message. Afterwards every message arrives exactly once.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_long_outage_delays_every_cycle_and_loses_or_repeats_none() {
+        let receiver = Receiver::default();
+        let port = receiver.start().await;
+        let mut egress = test_egress();
+        egress.policy.allowlist = vec![AllowEntry::parse(&format!("127.0.0.1:{port}")).unwrap()];
+        let mut config = ServiceConfig::new(Environment::Development, test_outbound(egress));
+        config.alerts.slack_webhook_url = Some(Secret::new(format!(
+            "http://127.0.0.1:{port}/services/T0/B0/x"
+        )));
+        let app = TestApp::spawn_with_config(config.clone()).await;
+        let op = app.create_operator("ops@example.org").await;
+        only_test_rules(&app).await;
+        // Always true, no cooldown: every cycle fires, so every cycle is one message.
+        let mut r = rule("Pool in use");
+        r["metric"] = json!("db_connection_pool");
+        r["comparison"] = json!("gte");
+        r["threshold"] = json!(0);
+        r["cooldown_minutes"] = json!(0);
+        assert_eq!(app.post(OP_RULES, &op, r).await.0, 201);
+
+        receiver.down.store(true, Ordering::SeqCst);
+        let state = AppState::new(app.pool().clone(), config, app.store.clone());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let worker = tokio::spawn(
+            Worker::new(
+                app.pool().clone(),
+                WorkerConfig {
+                    poll_interval: Duration::from_millis(20),
+                    run_schedules: false,
+                    retry_base: Duration::from_millis(100),
+                    retry_max: Duration::from_millis(400),
+                    ..WorkerConfig::default()
+                },
+            )
+            .with_outbound(state.config.outbound.clone())
+            .with_state(state)
+            .run(async {
+                let _ = stopped.await;
+            }),
+        );
+        let outage = std::time::Instant::now();
+        for _ in 0..5 {
+            assert_eq!(evaluate(&app, &op).await.len(), 1);
+            tokio::time::sleep(Duration::from_millis(400)).await;
+        }
+        while outage.elapsed() < Duration::from_secs(3) {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let rows = outbox(&app).await;
+        assert_eq!(rows.len(), 5);
+        assert!(rows.iter().all(|r| r.2 == "pending"), "{rows:?}");
+        assert!(receiver.delivered().is_empty());
+        assert!(receiver.failed() >= 10, "retried during the outage");
+
+        receiver.down.store(false, Ordering::SeqCst);
+        wait_for(&app, "every cycle's message sent", |rows| {
+            rows.iter().all(|r| r.2 == "sent")
+        })
+        .await;
+        // A little longer: nothing is sent twice.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let _ = stop.send(());
+        worker.await.unwrap().unwrap();
+        let delivered = receiver.delivered();
+        assert_eq!(delivered.len(), 5, "each message exactly once");
+        // Five rows, each sent, five deliveries: none lost, none repeated.
+        assert!(delivered
+            .iter()
+            .all(|m| m["blocks"][0]["text"]["text"] == "k12: 1 alert firing"));
+        assert!(outbox(&app).await.iter().all(|r| r.3 >= 2));
     }
 }
 
