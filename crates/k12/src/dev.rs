@@ -197,6 +197,11 @@ async fn run_with_cluster(
             Some(&cluster.url("postgres", &state.superuser_password, "k12")),
         )?,
     );
+    // Bound before the state: the uptime monitor's default URL is this address.
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("--listen: cannot listen on {}", args.listen))?;
+    let api_addr = listener.local_addr()?;
     let app_state = platform::http::AppState::new(
         db,
         platform::http::ServiceConfig {
@@ -206,6 +211,11 @@ async fn run_with_cluster(
             monitoring: platform::monitoring::MonitoringConfig {
                 gateway_url: Some(gateway_url.clone()),
                 data_dir: Some(dir.to_path_buf()),
+                uptime: platform::monitoring::uptime::UptimeSettings::from_vars(
+                    &platform::config::ProcessEnv,
+                    api_addr,
+                    Some(&gateway_url),
+                )?,
             },
             alerts: platform::monitoring::notify::AlertSettings::from_vars(
                 &platform::config::ProcessEnv,
@@ -215,10 +225,6 @@ async fn run_with_cluster(
     )
     .with_limiter(limiter);
     let worker = crate::worker::spawn_in_dev(app_state.clone(), backups)?;
-    let listener = tokio::net::TcpListener::bind(args.listen)
-        .await
-        .with_context(|| format!("--listen: cannot listen on {}", args.listen))?;
-    let api_addr = listener.local_addr()?;
     let metrics_listener = tokio::net::TcpListener::bind(args.metrics_listen)
         .await
         .with_context(|| format!("--metrics-listen: cannot listen on {}", args.metrics_listen))?;

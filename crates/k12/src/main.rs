@@ -240,6 +240,11 @@ pub(crate) fn app_state(
             monitoring: platform::monitoring::MonitoringConfig {
                 gateway_url: config.gateway_url.clone(),
                 data_dir: Some(config.data_dir.clone()),
+                uptime: platform::monitoring::uptime::UptimeSettings::from_vars(
+                    &ProcessEnv,
+                    config.listen,
+                    config.gateway_url.as_deref(),
+                )?,
             },
             alerts: platform::monitoring::notify::AlertSettings::from_vars(&ProcessEnv)?,
         },

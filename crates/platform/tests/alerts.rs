@@ -421,6 +421,48 @@ async fn evaluation_fires_skips_unmeasured_cools_down_and_resolves_once() {
         .all(|e| e["tenant_id"].is_null() && e["rule_name"] == "Backlog"));
 }
 
+#[tokio::test]
+async fn every_comparison_against_a_real_metric() {
+    let app = TestApp::spawn().await;
+    let op = app.create_operator("ops@example.org").await;
+    only_test_rules(&app).await;
+    // job_queue_depth is exactly 10 below; each comparison once true, once false.
+    let cases = [
+        ("gt", 9.0, true),
+        ("gt", 10.0, false),
+        ("lt", 11.0, true),
+        ("lt", 10.0, false),
+        ("gte", 10.0, true),
+        ("gte", 10.5, false),
+        ("lte", 10.0, true),
+        ("lte", 9.5, false),
+        ("eq", 10.0, true),
+        ("eq", 9.0, false),
+    ];
+    for (i, (cmp, threshold, _)) in cases.iter().enumerate() {
+        let mut r = rule(&format!("{i} {cmp} {threshold}"));
+        r["comparison"] = json!(cmp);
+        r["threshold"] = json!(threshold);
+        assert_eq!(app.post(OP_RULES, &op, r).await.0, 201);
+    }
+    ready_jobs(&app, 10).await;
+    let fired = evaluate(&app, &op).await;
+    let mut names: Vec<&str> = fired
+        .iter()
+        .map(|e| e["rule_name"].as_str().unwrap())
+        .collect();
+    names.sort_unstable();
+    let mut expected: Vec<String> = cases
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.2)
+        .map(|(i, (cmp, threshold, _))| format!("{i} {cmp} {threshold}"))
+        .collect();
+    expected.sort_unstable();
+    assert_eq!(names, expected, "{fired:?}");
+    assert!(fired.iter().all(|e| e["value"] == 10.0), "{fired:?}");
+}
+
 // ------------------------------------------------------------------ Slack delivery
 
 mod slack {
@@ -569,5 +611,270 @@ mod slack {
                 .await
                 .unwrap();
         assert_eq!(statuses, [("sent".to_owned(),)]);
+    }
+
+    /// The outage at 1:100 scale: backoff 100 ms doubling to 400 ms (production: 10 s
+    /// to an hour) and a receiver down for 3 s (about thirty retry periods, as five
+    /// minutes are at the queue's first steps), during which five evaluation cycles each
+    /// queue a message. Afterwards every message arrives exactly once.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_long_outage_delays_every_cycle_and_loses_or_repeats_none() {
+        let receiver = Receiver::default();
+        let port = receiver.start().await;
+        let mut egress = test_egress();
+        egress.policy.allowlist = vec![AllowEntry::parse(&format!("127.0.0.1:{port}")).unwrap()];
+        let mut config = ServiceConfig::new(Environment::Development, test_outbound(egress));
+        config.alerts.slack_webhook_url = Some(Secret::new(format!(
+            "http://127.0.0.1:{port}/services/T0/B0/x"
+        )));
+        let app = TestApp::spawn_with_config(config.clone()).await;
+        let op = app.create_operator("ops@example.org").await;
+        only_test_rules(&app).await;
+        // Always true, no cooldown: every cycle fires, so every cycle is one message.
+        let mut r = rule("Pool in use");
+        r["metric"] = json!("db_connection_pool");
+        r["comparison"] = json!("gte");
+        r["threshold"] = json!(0);
+        r["cooldown_minutes"] = json!(0);
+        assert_eq!(app.post(OP_RULES, &op, r).await.0, 201);
+
+        receiver.set_down(true);
+        let state = AppState::new(app.pool().clone(), config, app.store.clone());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let worker = tokio::spawn(
+            Worker::new(
+                app.pool().clone(),
+                WorkerConfig {
+                    poll_interval: Duration::from_millis(20),
+                    run_schedules: false,
+                    retry_base: Duration::from_millis(100),
+                    retry_max: Duration::from_millis(400),
+                    ..WorkerConfig::default()
+                },
+            )
+            .with_outbound(state.config.outbound.clone())
+            .with_state(state)
+            .run(async {
+                let _ = stopped.await;
+            }),
+        );
+        let outage = std::time::Instant::now();
+        for _ in 0..5 {
+            assert_eq!(evaluate(&app, &op).await.len(), 1);
+            tokio::time::sleep(Duration::from_millis(400)).await;
+        }
+        while outage.elapsed() < Duration::from_secs(3) {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let rows = outbox(&app).await;
+        assert_eq!(rows.len(), 5);
+        assert!(rows.iter().all(|r| r.2 == "pending"), "{rows:?}");
+        assert!(receiver.delivered().is_empty());
+        assert!(receiver.failed() >= 10, "retried during the outage");
+
+        receiver.set_down(false);
+        wait_for(&app, "every cycle's message sent", |rows| {
+            rows.iter().all(|r| r.2 == "sent")
+        })
+        .await;
+        // A little longer: nothing is sent twice.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let _ = stop.send(());
+        worker.await.unwrap().unwrap();
+        let delivered = receiver.delivered();
+        assert_eq!(delivered.len(), 5, "each message exactly once");
+        // Five rows, each sent, five deliveries: none lost, none repeated.
+        assert!(delivered
+            .iter()
+            .all(|m| m["blocks"][0]["text"]["text"] == "k12: 1 alert firing"));
+        assert!(outbox(&app).await.iter().all(|r| r.3 >= 2));
+    }
+}
+
+// ------------------------------------------------------------------ e-mail delivery
+
+mod email {
+    use platform::config::Environment;
+    use platform::http::{AppState, ServiceConfig};
+    use platform::monitoring::mail::SmtpSettings;
+    use serde_json::json;
+    use testkit::{test_egress, test_outbound, SmtpSink, TestApp};
+
+    use super::{clear_jobs, evaluate, only_test_rules, ready_jobs, rule, OP_RULES};
+
+    const PASSWORD: &str = "pw-Xq7-never-logged";
+
+    fn config(smtp_url: &str) -> ServiceConfig {
+        let mut config = ServiceConfig::new(Environment::Development, test_outbound(test_egress()));
+        config.alerts.smtp = Some(SmtpSettings::parse(smtp_url).unwrap());
+        config.alerts.mail_from = Some("k12-alerts@example.org".into());
+        config.alerts.email_to = Some("oncall@example.org".into());
+        config
+    }
+
+    /// The outbox: (id, target, kind, status, attempts, last_error).
+    async fn outbox(
+        app: &TestApp,
+    ) -> Vec<(i64, Option<String>, String, String, i32, Option<String>)> {
+        let mut sys = app.pool().system().await.unwrap();
+        let rows = sqlx::query_as(
+            "SELECT id, target, kind, status, attempts, last_error
+               FROM notification_outbox ORDER BY id",
+        )
+        .fetch_all(&mut *sys)
+        .await
+        .unwrap();
+        sys.commit().await.unwrap();
+        rows
+    }
+
+    async fn email_rule(app: &TestApp, op: &str, name: &str, target: Option<&str>) {
+        let mut r = rule(name);
+        r["channel"] = json!("email");
+        r["severity"] = json!("critical");
+        if let Some(t) = target {
+            r["target"] = json!(t);
+        }
+        let (status, body) = app.post(OP_RULES, op, r).await;
+        assert_eq!(status, 201, "{body}");
+    }
+
+    /// The header `name` of a raw message (first occurrence, unfolded).
+    fn header<'a>(raw: &'a str, name: &str) -> Option<&'a str> {
+        raw.lines()
+            .take_while(|l| !l.is_empty())
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
+            .map(str::trim)
+    }
+
+    #[tokio::test]
+    async fn alerts_are_mailed_one_message_per_target_and_kind() {
+        let sink = SmtpSink::with_credentials("alerts", PASSWORD);
+        let url = format!("smtp://alerts:{PASSWORD}@127.0.0.1:{}?tls=off", sink.port);
+        let config = config(&url);
+        let app = TestApp::spawn_with_config(config.clone()).await;
+        let op = app.create_operator("ops@example.org").await;
+        only_test_rules(&app).await;
+        email_rule(&app, &op, "Backlog A", Some("it@example.org")).await;
+        email_rule(&app, &op, "Backlog B", Some("it@example.org")).await;
+        email_rule(&app, &op, "Backlog default", None).await;
+        ready_jobs(&app, 11).await;
+
+        let fired = evaluate(&app, &op).await;
+        assert_eq!(fired.len(), 3);
+        assert!(fired.iter().all(|e| e["notification_status"] == "pending"));
+        let rows = outbox(&app).await;
+        assert_eq!(rows.len(), 2, "one message per target: {rows:?}");
+        assert!(sink.messages().is_empty(), "evaluation never sends");
+
+        let state = AppState::new(app.pool().clone(), config, app.store.clone());
+        for row in &rows {
+            platform::monitoring::notify::deliver(&state, row.0, false)
+                .await
+                .unwrap();
+        }
+        let rows = outbox(&app).await;
+        assert!(rows.iter().all(|r| r.3 == "sent" && r.4 == 1), "{rows:?}");
+        // Delivered once: a second attempt at a sent row sends nothing.
+        platform::monitoring::notify::deliver(&state, rows[0].0, false)
+            .await
+            .unwrap();
+        let mail = sink.messages();
+        assert_eq!(mail.len(), 2, "{mail:?}");
+        let to_it = mail
+            .iter()
+            .find(|m| header(m, "To") == Some("it@example.org"))
+            .expect("the rules' own target");
+        assert_eq!(header(to_it, "From"), Some("k12-alerts@example.org"));
+        assert_eq!(header(to_it, "Subject"), Some("k12: 2 alerts firing"));
+        assert!(to_it.contains("[CRITICAL] Backlog A"), "{to_it}");
+        assert!(to_it.contains("[CRITICAL] Backlog B"), "{to_it}");
+        assert!(to_it.contains("job_queue_depth = "), "{to_it}");
+        let to_default = mail
+            .iter()
+            .find(|m| header(m, "To") == Some("oncall@example.org"))
+            .expect("K12_ALERT_EMAIL_TO for a system rule without a target");
+        assert_eq!(header(to_default, "Subject"), Some("k12: 1 alert firing"));
+        assert!(to_default.contains("Backlog default"));
+
+        // Resolution: one more message per target.
+        clear_jobs(&app).await;
+        let resolved = evaluate(&app, &op).await;
+        assert_eq!(resolved.len(), 3);
+        let rows = outbox(&app).await;
+        assert_eq!(rows.len(), 4);
+        for row in &rows[2..] {
+            assert_eq!(row.2, "resolved");
+            platform::monitoring::notify::deliver(&state, row.0, false)
+                .await
+                .unwrap();
+        }
+        let mail = sink.messages();
+        assert_eq!(mail.len(), 4);
+        let subjects: Vec<&str> = mail.iter().filter_map(|m| header(m, "Subject")).collect();
+        assert_eq!(
+            subjects.iter().filter(|s| s.ends_with("resolved")).count(),
+            2,
+            "{subjects:?}"
+        );
+        let mut sys = app.pool().system().await.unwrap();
+        let statuses: Vec<(String,)> =
+            sqlx::query_as("SELECT DISTINCT notification_status FROM alert_events")
+                .fetch_all(&mut *sys)
+                .await
+                .unwrap();
+        assert_eq!(statuses, [("sent".to_owned(),)]);
+    }
+
+    #[tokio::test]
+    async fn starttls_is_required_and_bad_credentials_fail_without_naming_them() {
+        let sink = SmtpSink::with_credentials("alerts", PASSWORD);
+        let app = TestApp::spawn().await;
+        let op = app.create_operator("ops@example.org").await;
+        only_test_rules(&app).await;
+        email_rule(&app, &op, "Backlog", Some("it@example.org")).await;
+        ready_jobs(&app, 11).await;
+        // The app itself has no SMTP configured: logged only.
+        let fired = evaluate(&app, &op).await;
+        assert_eq!(fired[0]["notification_status"], "logged");
+        // Enqueue it as a configured deployment would.
+        let mut sys = app.pool().system().await.unwrap();
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO notification_outbox (channel, target, kind, payload, event_ids)
+             VALUES ('email', 'it@example.org', 'fired', $1, '{}') RETURNING id",
+        )
+        .bind(json!({"kind": "fired", "overall": "warning",
+                     "checked_at": "2026-01-01T00:00:00Z", "alerts": []}))
+        .fetch_one(&mut *sys)
+        .await
+        .unwrap();
+        sys.commit().await.unwrap();
+
+        // Without ?tls=off the relay must offer STARTTLS; this one does not.
+        let cases = [
+            format!("smtp://alerts:{PASSWORD}@127.0.0.1:{}", sink.port),
+            format!(
+                "smtp://alerts:wrong-{PASSWORD}@127.0.0.1:{}?tls=off",
+                sink.port
+            ),
+        ];
+        for (attempt, url) in cases.iter().enumerate() {
+            let state = AppState::new(app.pool().clone(), config(url), app.store.clone());
+            let err = platform::monitoring::notify::deliver(&state, id, false)
+                .await
+                .unwrap_err();
+            assert!(!format!("{err:#}").contains(PASSWORD), "{err:#}");
+            let rows = outbox(&app).await;
+            let (_, _, _, status, attempts, last_error) = rows[0].clone();
+            assert_eq!(status, "pending", "retried later");
+            assert_eq!(attempts, attempt as i32 + 1);
+            let last_error = last_error.unwrap();
+            assert!(
+                last_error.starts_with("SMTP delivery via 127.0.0.1:"),
+                "{last_error}"
+            );
+            assert!(!last_error.contains(PASSWORD), "{last_error}");
+        }
+        assert!(sink.messages().is_empty());
     }
 }

@@ -479,6 +479,7 @@ async fn operator_api_lists_shows_retries_deletes_and_runs_schedules() {
         names,
         [
             "backup-retention",
+            "check-uptime",
             "cleanup-expired",
             "database-backup",
             "evaluate-alerts",
@@ -486,7 +487,16 @@ async fn operator_api_lists_shows_retries_deletes_and_runs_schedules() {
             "refresh-analytics"
         ]
     );
-    let cleanup = &body["data"][1];
+    let by_name = |body: &serde_json::Value, name: &str| -> serde_json::Value {
+        body["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == name)
+            .cloned()
+            .unwrap_or(serde_json::Value::Null)
+    };
+    let cleanup = &by_name(&body, "cleanup-expired");
     assert_eq!(cleanup["name"], "cleanup-expired");
     assert_eq!(cleanup["cron"], "0 * * * *");
     assert_eq!(cleanup["timezone"], "UTC");
@@ -502,8 +512,9 @@ async fn operator_api_lists_shows_retries_deletes_and_runs_schedules() {
     assert_eq!(status, 202, "{body}");
     let job_id = body["job_id"].as_i64().unwrap();
     let (_, body) = app.get("/api/v1/operator/schedules", &op).await;
-    assert_eq!(body["data"][1]["last_run"]["job_id"], job_id);
-    assert_eq!(body["data"][1]["last_run"]["state"], "ready");
+    let cleanup = by_name(&body, "cleanup-expired");
+    assert_eq!(cleanup["last_run"]["job_id"], job_id);
+    assert_eq!(cleanup["last_run"]["state"], "ready");
     let (_, job) = app
         .get(&format!("/api/v1/operator/jobs/{job_id}"), &op)
         .await;

@@ -10,12 +10,14 @@
 //!   helpers.
 //! * [`RedisServer`]: a private `redis-server` on loopback for the rate-limit tests.
 //! * [`Receiver`]: a loopback webhook receiver (Slack's answers) that records requests.
+//! * [`SmtpSink`]: a real SMTP server (aiosmtpd) on loopback writing a Maildir.
 
 mod app;
 mod cluster;
 mod receiver;
 mod redis;
 mod school;
+mod smtp;
 
 pub use app::{
     generous_limits, test_egress, test_outbound, Actor, TestApp, TestUser, PASSWORD,
@@ -25,3 +27,4 @@ pub use cluster::{Standby, TestDb, APP_PASSWORD, OWNER_PASSWORD};
 pub use receiver::Receiver;
 pub use redis::RedisServer;
 pub use school::School;
+pub use smtp::SmtpSink;

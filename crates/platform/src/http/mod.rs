@@ -76,8 +76,13 @@ impl AppState {
         }
     }
 
-    /// Replaces the rate limiter (configured limits, a Redis store).
+    /// Replaces the rate limiter (configured limits, a Redis store). With Redis, the
+    /// request metrics are shared through it too, so the health report combines every
+    /// API process.
     pub fn with_limiter(mut self, limiter: RateLimiter) -> Self {
+        if let Some(conn) = limiter.redis_connection() {
+            self.metrics.share_through(conn);
+        }
         self.limiter = limiter;
         self
     }

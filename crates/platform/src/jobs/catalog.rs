@@ -8,6 +8,7 @@ use crate::backups::{BackupRetention, BackupSchedule, BackupVerification, Databa
 use crate::imports::ImportFile;
 use crate::monitoring::evaluate::{alert_cron, EvaluateAlerts};
 use crate::monitoring::notify::DeliverNotification;
+use crate::monitoring::uptime::{uptime_cron, CheckUptime};
 use crate::webhooks::DeliverWebhook;
 
 /// The kinds every worker runs.
@@ -19,6 +20,7 @@ pub fn registry() -> Registry {
         .register::<RefreshAnalytics>()
         .register::<EvaluateAlerts>()
         .register::<DeliverNotification>()
+        .register::<CheckUptime>()
         .register::<DatabaseBackup>()
         .register::<BackupVerification>()
         .register::<BackupRetention>()
@@ -49,6 +51,8 @@ pub fn schedules() -> Vec<Schedule> {
         }),
         // Alert rules against the health report (K12_ALERT_CRON, read once at start-up).
         Schedule::new("evaluate-alerts", alert_cron(), |_| EvaluateAlerts {}),
+        // The uptime monitor (K12_UPTIME_CRON, default every 2 minutes).
+        Schedule::new("check-uptime", uptime_cron(), |_| CheckUptime {}),
     ]
 }
 

@@ -55,13 +55,13 @@ fn health_gauges(registry: &Registry, report: &health::HealthReport) {
         (
             "response_time_p95",
             "k12_http_response_p95_seconds",
-            "p95 API latency over the last 5 minutes (this process).",
+            "p95 API latency over the last 5 minutes (every API process when they share Redis, else this one).",
             0.001,
         ),
         (
             "error_rate_5m",
             "k12_http_error_ratio_5m",
-            "Share of API answers >= 500 over the last 5 minutes (this process).",
+            "Share of API answers >= 500 over the last 5 minutes (every API process when they share Redis, else this one).",
             0.01,
         ),
         (

@@ -70,6 +70,8 @@ pub struct MonitoringConfig {
     pub gateway_url: Option<String>,
     /// The directory whose filesystem `disk_usage_percent` measures (`K12_DATA_DIR`).
     pub data_dir: Option<std::path::PathBuf>,
+    /// What the uptime monitor checks (`K12_UPTIME_URLS`, `K12_UPTIME_COOLDOWN_MINUTES`).
+    pub uptime: super::uptime::UptimeSettings,
 }
 
 /// The names of the numeric metrics, in the spec's order.
@@ -90,13 +92,16 @@ pub const METRIC_NAMES: [&str; 12] = [
 
 /// Runs every check concurrently and assembles the report.
 pub async fn report(state: &AppState) -> HealthReport {
-    let (database, queue, redis, storage, gateway, backup_age) = tokio::join!(
+    let (database, queue, redis, storage, gateway, backup_age, window) = tokio::join!(
         timed(check_database(state)),
         timed(check_queue(state)),
         timed(check_redis(state)),
         timed(check_storage(state)),
         timed(check_gateway(state)),
         timed(backup_age_hours(state)),
+        // Every API process's requests when they share through Redis (bounded by the
+        // connection's own timeouts), else this process's.
+        state.metrics.combined_window(),
     );
     let mut metrics: BTreeMap<String, Option<f64>> =
         METRIC_NAMES.iter().map(|m| (m.to_string(), None)).collect();
@@ -109,7 +114,6 @@ pub async fn report(state: &AppState) -> HealthReport {
         "db_connection_pool",
         Some(f64::from(pool.in_use) * 100.0 / f64::from(pool.max_size.max(1))),
     );
-    let window = state.metrics.window();
     set("response_time_p95", window.p95_ms);
     set("error_rate_5m", window.error_rate_percent);
     set(

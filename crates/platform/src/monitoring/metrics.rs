@@ -3,7 +3,8 @@
 //! labelled by their template (`/api/v1/courses/{id}`), never by the raw path, so the
 //! number of series stays bounded whatever clients send.
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Once, OnceLock};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use axum::extract::{MatchedPath, Request, State};
@@ -11,6 +12,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry};
 
+use super::shared::{SharedWindows, PUBLISH_EVERY};
 use super::window::{RequestWindow, WindowSummary};
 
 /// Latency buckets of `k12_http_request_duration_seconds`, in seconds.
@@ -32,6 +34,13 @@ struct Inner {
     requests: IntCounterVec,
     durations: HistogramVec,
     window: RequestWindow,
+    /// Set when the process shares its window through Redis ([`Metrics::share_through`]).
+    shared: OnceLock<SharedWindows>,
+    /// Requests recorded since the last publication.
+    dirty: AtomicBool,
+    /// The last publication failed (warned once per outage).
+    publish_failing: AtomicBool,
+    publisher: Once,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -78,6 +87,10 @@ impl Metrics {
                 requests,
                 durations,
                 window: RequestWindow::new(),
+                shared: OnceLock::new(),
+                dirty: AtomicBool::new(false),
+                publish_failing: AtomicBool::new(false),
+                publisher: Once::new(),
             }),
         }
     }
@@ -96,11 +109,80 @@ impl Metrics {
         self.inner
             .window
             .record(unix_secs(), elapsed, status >= 500);
+        if self.inner.shared.get().is_some() {
+            self.inner.dirty.store(true, Ordering::Relaxed);
+            self.start_publisher();
+        }
     }
 
     /// The last five minutes of this process's requests.
     pub fn window(&self) -> WindowSummary {
         self.inner.window.summary(unix_secs())
+    }
+
+    /// Shares this process's window with the other API processes through Redis (the
+    /// rate limiter's connection); the health report then combines them all.
+    pub fn share_through(&self, conn: redis::aio::ConnectionManager) {
+        let _ = self.inner.shared.set(SharedWindows::new(conn));
+    }
+
+    /// The last five minutes of every API process's requests when the windows are
+    /// shared (this process's published first, so it is current), else this process's.
+    /// When Redis cannot answer, this process's own window (with a warning).
+    pub async fn combined_window(&self) -> WindowSummary {
+        let now = unix_secs();
+        let Some(shared) = self.inner.shared.get() else {
+            return self.inner.window.summary(now);
+        };
+        let combined = async {
+            shared.publish(&self.inner.window, now).await?;
+            shared.combined(now).await
+        };
+        match combined.await {
+            Ok((summary, _processes)) => summary,
+            Err(e) => {
+                tracing::warn!(error = %e, "shared request windows unavailable; this process's own window is reported");
+                self.inner.window.summary(now)
+            }
+        }
+    }
+
+    /// Publishes the window every [`PUBLISH_EVERY`] while there are new requests, from
+    /// a task started by the first request; it ends with the last handle on the metrics.
+    fn start_publisher(&self) {
+        self.inner.publisher.call_once(|| {
+            let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+                return;
+            };
+            let weak = Arc::downgrade(&self.inner);
+            runtime.spawn(async move {
+                let mut tick = tokio::time::interval(PUBLISH_EVERY);
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+                loop {
+                    tick.tick().await;
+                    let Some(inner) = weak.upgrade() else { break };
+                    let Some(shared) = inner.shared.get() else {
+                        break;
+                    };
+                    if !inner.dirty.swap(false, Ordering::Relaxed) {
+                        continue;
+                    }
+                    match shared.publish(&inner.window, unix_secs()).await {
+                        Ok(()) => {
+                            if inner.publish_failing.swap(false, Ordering::Relaxed) {
+                                tracing::info!("request window published to Redis again");
+                            }
+                        }
+                        Err(e) => {
+                            inner.dirty.store(true, Ordering::Relaxed);
+                            if !inner.publish_failing.swap(true, Ordering::Relaxed) {
+                                tracing::warn!(error = %e, "request window not published to Redis");
+                            }
+                        }
+                    }
+                }
+            });
+        });
     }
 
     /// The request metrics plus `extra` (gauges measured at scrape time), in the

@@ -18,19 +18,41 @@ use serde_json::{json, Value};
 use super::alerts::RuleRow;
 use super::evaluate::Comparison;
 use super::health::HealthReport;
+use super::mail::SmtpSettings;
 use crate::config::{ConfigError, Secret, VarSource};
 use crate::db::SystemTx;
 use crate::http::AppState;
+use crate::identity::Email;
 use crate::jobs::{self, Job, JobContext, Permanent};
 
 /// Slack refuses messages with more blocks than this.
 pub const MAX_BLOCKS: usize = 50;
 
-/// Where notifications go when a rule names no target of its own.
+/// Where notifications go when a rule names no target of its own, and how e-mail is
+/// sent.
 #[derive(Clone, Debug, Default)]
 pub struct AlertSettings {
     /// `K12_SLACK_WEBHOOK_URL`: the default target of system rules without their own.
     pub slack_webhook_url: Option<Secret>,
+    /// `K12_SMTP_URL`: the relay alert e-mail goes through; unset: e-mail is logged only.
+    pub smtp: Option<SmtpSettings>,
+    /// `K12_MAIL_FROM`: the sender of alert e-mail (required with `K12_SMTP_URL`).
+    pub mail_from: Option<String>,
+    /// `K12_ALERT_EMAIL_TO`: the default recipient of system rules on the `email`
+    /// channel without their own target, and of uptime notifications.
+    pub email_to: Option<String>,
+}
+
+fn email_var(vars: &dyn VarSource, var: &'static str) -> Result<Option<String>, ConfigError> {
+    match vars.get(var) {
+        Some(v) if !v.trim().is_empty() => Email::parse(v.trim())
+            .map(|e| Some(e.as_str().to_owned()))
+            .map_err(|m| ConfigError {
+                var,
+                message: format!("must be an e-mail address: {m}"),
+            }),
+        _ => Ok(None),
+    }
 }
 
 impl AlertSettings {
@@ -49,7 +71,49 @@ impl AlertSettings {
             }
             _ => None,
         };
-        Ok(Self { slack_webhook_url })
+        let smtp = match vars.get("K12_SMTP_URL") {
+            Some(v) if !v.trim().is_empty() => Some(SmtpSettings::parse(&v)?),
+            _ => None,
+        };
+        let mail_from = email_var(vars, "K12_MAIL_FROM")?;
+        if smtp.is_some() && mail_from.is_none() {
+            return Err(ConfigError {
+                var: "K12_MAIL_FROM",
+                message: "is required when K12_SMTP_URL is set (the sender of alert e-mail)".into(),
+            });
+        }
+        Ok(Self {
+            slack_webhook_url,
+            smtp,
+            mail_from,
+            email_to: email_var(vars, "K12_ALERT_EMAIL_TO")?,
+        })
+    }
+
+    /// Why a message on `channel` to `target` (`None`: the default) cannot be sent from
+    /// here, or `None` when it can.
+    pub fn undeliverable(&self, channel: &str, target: Option<&str>) -> Option<&'static str> {
+        match channel {
+            "slack" if target.is_none() && self.slack_webhook_url.is_none() => {
+                Some("no target: K12_SLACK_WEBHOOK_URL is not set")
+            }
+            "slack" => None,
+            "email" if self.smtp.is_none() => Some("no mail relay: K12_SMTP_URL is not set"),
+            "email" if target.is_none() && self.email_to.is_none() => {
+                Some("no target: K12_ALERT_EMAIL_TO is not set")
+            }
+            "email" => None,
+            _ => Some("unknown channel"),
+        }
+    }
+
+    /// The channels the deployment's defaults reach (system notifications without a
+    /// target of their own: uptime).
+    pub fn default_channels(&self) -> Vec<&'static str> {
+        ["slack", "email"]
+            .into_iter()
+            .filter(|c| self.undeliverable(c, None).is_none())
+            .collect()
     }
 }
 
@@ -72,6 +136,10 @@ pub struct AlertLine {
     pub comparison: String,
     pub threshold: f64,
     pub severity: String,
+    /// Replaces `metric = value (comparison threshold)` where that says nothing (uptime:
+    /// `GET https://... answered 503`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
 }
 
 /// What an outbox row carries: everything the message says.
@@ -119,46 +187,51 @@ pub(crate) async fn enqueue(
                     comparison: f.rule.comparison.clone(),
                     threshold: f.rule.threshold,
                     severity: f.rule.severity.clone(),
+                    detail: None,
                 })
                 .collect(),
         };
         let event_ids: Vec<i64> = members.iter().map(|f| f.event_id).collect();
-        let nowhere = match channel.as_str() {
-            "slack" => target.is_none() && state.config.alerts.slack_webhook_url.is_none(),
-            // Email delivery (SMTP) is not built yet: such notifications are logged.
-            _ => true,
-        };
-        if nowhere {
-            let reason = if channel == "slack" {
-                "no target: K12_SLACK_WEBHOOK_URL is not set"
-            } else {
-                "email delivery is not available in this build"
-            };
-            tracing::warn!(
-                channel,
-                kind,
-                reason,
-                text = %fallback_text(&message),
-                "alert notification logged only"
-            );
-            mark_events(tx, &event_ids, "logged", Some(reason)).await?;
-            continue;
-        }
-        let payload = serde_json::to_value(&message).map_err(|e| sqlx::Error::Encode(e.into()))?;
-        let outbox_id: i64 = sqlx::query_scalar(
-            "INSERT INTO notification_outbox (channel, target, kind, payload, event_ids)
-             VALUES ($1, $2, $3, $4, $5) RETURNING id",
-        )
-        .bind(&channel)
-        .bind(&target)
-        .bind(kind)
-        .bind(&payload)
-        .bind(&event_ids)
-        .fetch_one(&mut **tx)
-        .await?;
-        jobs::enqueue(&mut *tx, &DeliverNotification { outbox_id }).await?;
+        record_message(tx, state, &channel, target.as_deref(), &message, &event_ids).await?;
     }
     Ok(())
+}
+
+/// Records one grouped message: an outbox row and its delivery job, or, when it has
+/// nowhere to go, a log line and its events marked `logged`.
+pub(crate) async fn record_message(
+    tx: &mut SystemTx,
+    state: &AppState,
+    channel: &str,
+    target: Option<&str>,
+    message: &Message,
+    event_ids: &[i64],
+) -> Result<(), sqlx::Error> {
+    if let Some(reason) = state.config.alerts.undeliverable(channel, target) {
+        tracing::warn!(
+            channel,
+            kind = %message.kind,
+            reason,
+            text = %fallback_text(message),
+            "alert notification logged only"
+        );
+        return mark_events(tx, event_ids, "logged", Some(reason)).await;
+    }
+    let payload = serde_json::to_value(message).map_err(|e| sqlx::Error::Encode(e.into()))?;
+    let outbox_id: i64 = sqlx::query_scalar(
+        "INSERT INTO notification_outbox (channel, target, kind, payload, event_ids)
+         VALUES ($1, $2, $3, $4, $5) RETURNING id",
+    )
+    .bind(channel)
+    .bind(target)
+    .bind(&message.kind)
+    .bind(&payload)
+    .bind(event_ids)
+    .fetch_one(&mut **tx)
+    .await?;
+    jobs::enqueue(&mut *tx, &DeliverNotification { outbox_id })
+        .await
+        .map(drop)
 }
 
 async fn mark_events(
@@ -199,6 +272,9 @@ fn format_value(v: f64) -> String {
 
 /// `metric = value (comparison threshold)`, e.g. `job_queue_depth = 150 (> 100)`.
 fn condition(a: &AlertLine) -> String {
+    if let Some(detail) = &a.detail {
+        return detail.clone();
+    }
     let symbol = Comparison::parse(&a.comparison)
         .map(Comparison::symbol)
         .unwrap_or("?");
@@ -239,6 +315,29 @@ pub fn fallback_text(m: &Message) -> String {
         m.overall,
         lines.join("; ")
     ))
+}
+
+/// The plain-text body of an alert e-mail (nothing escaped: it is not markup).
+pub fn email_text(m: &Message) -> String {
+    let mut out = format!("{}\n\n", title(m));
+    for a in &m.alerts {
+        let scope = a
+            .tenant_id
+            .map(|t| format!(" (tenant {t})"))
+            .unwrap_or_default();
+        out.push_str(&format!(
+            "[{}] {}{scope}\n    {}\n",
+            a.severity.to_uppercase(),
+            a.rule_name,
+            condition(a)
+        ));
+    }
+    out.push_str(&format!(
+        "\nOverall health: {}\nChecked at: {}\n",
+        m.overall,
+        m.checked_at.format("%Y-%m-%d %H:%M:%S UTC")
+    ));
+    out
 }
 
 /// The Slack incoming-webhook body: `text` plus Block Kit blocks — a header, one section
@@ -349,18 +448,35 @@ pub async fn deliver(state: &AppState, id: i64, last: bool) -> anyhow::Result<()
     }
     let message: Message = serde_json::from_value(p.payload)
         .map_err(|e| Permanent(format!("outbox {id}: unreadable payload: {e}")))?;
-    let url = match (&p.target, &state.config.alerts.slack_webhook_url) {
-        (Some(t), _) => Some(t.clone()),
-        (None, Some(default)) => Some(default.expose().to_owned()),
-        (None, None) => None,
-    };
-    let outcome: Result<(), String> = match (p.channel.as_str(), url) {
-        ("slack", Some(url)) => post_slack(state, url, &message).await,
-        ("slack", None) => {
-            tracing::warn!(text = %fallback_text(&message), "alert notification logged only (no target)");
-            return record(state, id, &p.event_ids, "logged", Some("no target")).await;
+    let alerts = &state.config.alerts;
+    if let Some(reason) = alerts.undeliverable(&p.channel, p.target.as_deref()) {
+        // Configured when it was enqueued, not on this worker: said once, not retried.
+        tracing::warn!(channel = %p.channel, reason, text = %fallback_text(&message), "alert notification logged only");
+        return record(state, id, &p.event_ids, "logged", Some(reason)).await;
+    }
+    let outcome: Result<(), String> = match (p.channel.as_str(), &alerts.smtp) {
+        ("email", Some(smtp)) => {
+            let to = p
+                .target
+                .as_deref()
+                .or(alerts.email_to.as_deref())
+                .unwrap_or_default();
+            let from = alerts.mail_from.as_deref().unwrap_or_default();
+            smtp.send(from, to, &title(&message), email_text(&message))
+                .await
         }
-        _ => Err("email delivery is not available in this build".to_owned()),
+        _ => {
+            let url = p.target.clone().or_else(|| {
+                alerts
+                    .slack_webhook_url
+                    .as_ref()
+                    .map(|u| u.expose().to_owned())
+            });
+            match url {
+                Some(url) => post_slack(state, url, &message).await,
+                None => Err("no Slack target".to_owned()),
+            }
+        }
     };
     match outcome {
         Ok(()) => record(state, id, &p.event_ids, "sent", None).await,
@@ -427,6 +543,7 @@ mod tests {
             comparison: "gt".into(),
             threshold: 100.0,
             severity: "critical".into(),
+            detail: None,
         }
     }
 

@@ -84,7 +84,7 @@ impl RequestWindow {
         {
             let slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
             for slot in slots.iter() {
-                if slot.second > now_secs || now_secs - slot.second >= WINDOW_SECS {
+                if !in_window(slot.second, now_secs) {
                     continue;
                 }
                 requests += slot.requests;
@@ -94,31 +94,117 @@ impl RequestWindow {
                 }
             }
         }
-        if requests == 0 {
-            return WindowSummary {
-                requests,
-                errors,
-                p95_ms: None,
-                error_rate_percent: None,
-            };
-        }
-        // The smallest bucket bound below which at least 95% of the requests fall.
-        let rank = (requests * 95).div_ceil(100);
-        let mut seen = 0u64;
-        let mut p95_us = upper_bound_us(BUCKETS - 1);
-        for (i, n) in buckets.iter().enumerate() {
-            seen += n;
-            if seen >= rank {
-                p95_us = upper_bound_us(i);
-                break;
+        summarize(requests, errors, &buckets)
+    }
+
+    /// The window as [`Segment`]s of `width` seconds (aligned to multiples of `width`),
+    /// for another process to merge with its own: the histogram counts, not a p95.
+    pub fn segments(&self, now_secs: u64, width: u64) -> Vec<Segment> {
+        let width = width.max(1);
+        let mut by_start: std::collections::BTreeMap<u64, (u64, u64, [u64; BUCKETS])> =
+            std::collections::BTreeMap::new();
+        {
+            let slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+            for slot in slots.iter() {
+                if !in_window(slot.second, now_secs) || slot.requests == 0 {
+                    continue;
+                }
+                let entry =
+                    by_start
+                        .entry(slot.second / width * width)
+                        .or_insert((0, 0, [0; BUCKETS]));
+                entry.0 += slot.requests;
+                entry.1 += slot.errors;
+                for (sum, n) in entry.2.iter_mut().zip(slot.buckets.iter()) {
+                    *sum += u64::from(*n);
+                }
             }
         }
-        WindowSummary {
+        by_start
+            .into_iter()
+            .map(|(start, (requests, errors, buckets))| Segment {
+                start,
+                width,
+                requests,
+                errors,
+                buckets: buckets
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, n)| **n > 0)
+                    .map(|(i, n)| (i as u16, *n))
+                    .collect(),
+            })
+            .collect()
+    }
+}
+
+/// Part of a window: the requests of `width` seconds from `start` (seconds since the
+/// epoch), with their latency histogram as `(bucket, count)` pairs (empty buckets left
+/// out). What a process publishes for the others ([`merge`]).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Segment {
+    pub start: u64,
+    pub width: u64,
+    pub requests: u64,
+    pub errors: u64,
+    pub buckets: Vec<(u16, u64)>,
+}
+
+/// The summary of every segment (of any number of processes) whose seconds fall in the
+/// window ending at `now_secs`: counts and histograms are added, then the p95 is read
+/// from the merged histogram (never an average of p95s). A segment that straddles the
+/// window's start counts whole (at most `width` seconds of slack).
+pub fn merge<'a>(segments: impl IntoIterator<Item = &'a Segment>, now_secs: u64) -> WindowSummary {
+    let mut requests = 0u64;
+    let mut errors = 0u64;
+    let mut buckets = [0u64; BUCKETS];
+    for s in segments {
+        let last_second = s.start + s.width.max(1) - 1;
+        if s.start > now_secs || !in_window(last_second.min(now_secs), now_secs) {
+            continue;
+        }
+        requests += s.requests;
+        errors += s.errors;
+        for (i, n) in &s.buckets {
+            if let Some(b) = buckets.get_mut(usize::from(*i)) {
+                *b += n;
+            }
+        }
+    }
+    summarize(requests, errors, &buckets)
+}
+
+/// Whether second `second` lies in the window ending at `now_secs`.
+fn in_window(second: u64, now_secs: u64) -> bool {
+    second <= now_secs && now_secs - second < WINDOW_SECS
+}
+
+/// Figures from counts and a histogram.
+fn summarize(requests: u64, errors: u64, buckets: &[u64; BUCKETS]) -> WindowSummary {
+    if requests == 0 {
+        return WindowSummary {
             requests,
             errors,
-            p95_ms: Some(p95_us / 1000.0),
-            error_rate_percent: Some(errors as f64 * 100.0 / requests as f64),
+            p95_ms: None,
+            error_rate_percent: None,
+        };
+    }
+    // The smallest bucket bound below which at least 95% of the requests fall.
+    let rank = (requests * 95).div_ceil(100);
+    let mut seen = 0u64;
+    let mut p95_us = upper_bound_us(BUCKETS - 1);
+    for (i, n) in buckets.iter().enumerate() {
+        seen += n;
+        if seen >= rank {
+            p95_us = upper_bound_us(i);
+            break;
         }
+    }
+    WindowSummary {
+        requests,
+        errors,
+        p95_ms: Some(p95_us / 1000.0),
+        error_rate_percent: Some(errors as f64 * 100.0 / requests as f64),
     }
 }
 
@@ -187,6 +273,45 @@ mod tests {
         w.record(1_000 + WINDOW_SECS, ms(5), false);
         let s = w.summary(1_000 + WINDOW_SECS);
         assert_eq!((s.requests, s.errors), (1, 0));
+    }
+
+    #[test]
+    fn merged_segments_equal_one_window_with_all_the_traffic() {
+        // Two processes share the traffic; a third window sees all of it.
+        let (a, b, all) = (
+            RequestWindow::new(),
+            RequestWindow::new(),
+            RequestWindow::new(),
+        );
+        let now = 10_000;
+        for i in 0..90u64 {
+            let (second, latency) = (now - (i % 200), ms(2 + i % 5));
+            a.record(second, latency, false);
+            all.record(second, latency, false);
+        }
+        for i in 0..10u64 {
+            let (second, latency) = (now - i * 7, ms(700));
+            b.record(second, latency, i < 6);
+            all.record(second, latency, i < 6);
+        }
+        let segments: Vec<Segment> = [a.segments(now, 10), b.segments(now, 10)].concat();
+        let merged = merge(&segments, now);
+        assert_eq!(merged, all.summary(now));
+        assert_eq!((merged.requests, merged.errors), (100, 6));
+        assert_eq!(merged.error_rate_percent, Some(6.0));
+        // 10% are slow: the merged p95 is a slow one, though neither process's own
+        // p95 alone says so for the whole (a's is fast, b's is all slow).
+        let p95 = merged.p95_ms.unwrap();
+        assert!((700.0..=770.0).contains(&p95), "{p95}");
+        assert!(a.summary(now).p95_ms.unwrap() < 10.0);
+
+        // Segments age out with the window; ones from the future are ignored.
+        assert_eq!(merge(&segments, now + WINDOW_SECS + 10).requests, 0);
+        assert_eq!(merge(&segments, now - 400).requests, 0);
+        // Serialised as a process publishes them.
+        let json = serde_json::to_string(&segments).unwrap();
+        let back: Vec<Segment> = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, segments);
     }
 
     #[test]

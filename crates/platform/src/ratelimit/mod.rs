@@ -104,6 +104,12 @@ impl RateLimiter {
         self.inner.store.redis_used_memory().await
     }
 
+    /// The Redis connection when the limiter keeps its state there (monitoring shares
+    /// the request windows of every API process through it).
+    pub fn redis_connection(&self) -> Option<redis::aio::ConnectionManager> {
+        self.inner.store.redis_connection()
+    }
+
     pub fn is_healthy(&self) -> bool {
         self.health().healthy
     }

@@ -74,6 +74,13 @@ impl Store {
         }
     }
 
+    pub(super) fn redis_connection(&self) -> Option<ConnectionManager> {
+        match self {
+            Store::Memory(_) => None,
+            Store::Redis(r) => Some(r.conn.clone()),
+        }
+    }
+
     /// For the health report: `None` without Redis; else Redis's used memory in bytes
     /// (`INFO memory`), or why it could not be read.
     pub(super) async fn redis_used_memory(&self) -> Option<Result<u64, String>> {
