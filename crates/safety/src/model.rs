@@ -71,7 +71,20 @@ pub(crate) struct Model {
     /// Buckets of first-person words: the self-harm class only counts in a window where
     /// the writer speaks of themself (intent + target: the self).
     selves: Vec<u64>,
+    /// Buckets of the words a question opens with.
+    questions: Vec<u64>,
 }
+
+/// Words a question opens with (English, Spanish, French, normalised). A prompt that
+/// opens with one asks about a group rather than stating something about it; the bag of
+/// words cannot tell "why can't [group] live on Jupiter?" from a slur-free insult, so the
+/// hate class stays silent on questions and leaves them to the rules.
+const QUESTION_WORDS: &[&str] = &[
+    "why", "what", "whats", "how", "hows", "who", "whos", "when", "where", "which", "is", "are",
+    "can", "cant", "could", "should", "would", "do", "does", "did", "dont", "doesnt", "was",
+    "were", "will", "por", "que", "como", "cual", "quien", "pourquoi", "comment", "quel", "quelle",
+    "qui", "est",
+];
 
 /// First-person words, English, Spanish and French (normalised: apostrophes dropped, so
 /// "I'm" is "im" and "j'ai" is "jai"), with the first-person verbs Spanish uses without
@@ -199,6 +212,7 @@ impl Model {
             active: false,
             groups: word_set(GROUP_WORDS),
             selves: word_set(SELF_WORDS),
+            questions: word_set(QUESTION_WORDS),
         };
         let le = |at: usize| -> u32 {
             u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]])
@@ -233,6 +247,13 @@ impl Model {
     pub(crate) fn is_self(&self, bucket: u32) -> bool {
         let b = bucket as usize;
         self.selves[b / 64] & (1 << (b % 64)) != 0
+    }
+
+    /// Whether a word bucket is a word a question opens with.
+    #[inline]
+    pub(crate) fn is_question(&self, bucket: u32) -> bool {
+        let b = bucket as usize;
+        self.questions[b / 64] & (1 << (b % 64)) != 0
     }
 
     /// Whether a word bucket names a protected group.
