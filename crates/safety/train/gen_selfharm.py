@@ -8,7 +8,7 @@ planning and farewell language and youth slang (positives), crossed with openers
 school contexts; the negatives are the look-alikes a school sees every day (hyperbole,
 cooking, first aid, literature, help-seeking for others, dose questions for ordinary
 medicine). Deterministic: `python3 gen_selfharm.py` rewrites the same file.
-Never add sentences from crates/safety/eval/holdout.jsonl here.
+Never add sentences from crates/safety/eval/holdout.jsonl or holdout2.jsonl here.
 """
 import json, random
 
