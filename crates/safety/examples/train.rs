@@ -207,7 +207,27 @@ struct Lr {
 /// cannot cross a threshold on the bias alone.
 const BIAS: f32 = -2.0;
 
+/// Independent shuffles whose models are averaged. One model depends on the order it saw
+/// the examples in: adding two sentences to the corpus moved unseen-source figures by up
+/// to 15 points. The average of several orders (a linear model, so the same as averaging
+/// their logits) is much less sensitive.
+const SHUFFLES: u64 = 5;
+
 fn train(ex: &[Example], idx: &[usize], k: usize) -> Lr {
+    let mut avg = train_one(ex, idx, k, 0);
+    for s in 1..SHUFFLES {
+        let m = train_one(ex, idx, k, s);
+        for (a, w) in avg.w.iter_mut().zip(&m.w) {
+            *a += w;
+        }
+    }
+    for a in avg.w.iter_mut() {
+        *a /= SHUFFLES as f32;
+    }
+    avg
+}
+
+fn train_one(ex: &[Example], idx: &[usize], k: usize, shuffle: u64) -> Lr {
     let mut m = Lr {
         w: vec![0.0; BUCKETS],
         g: vec![1e-6; BUCKETS],
@@ -229,7 +249,7 @@ fn train(ex: &[Example], idx: &[usize], k: usize) -> Lr {
         .copied()
         .filter(|&i| ex[i].labels[k].is_some())
         .collect();
-    let mut seed: u64 = 0x5eed + k as u64;
+    let mut seed: u64 = 0x5eed + k as u64 + (shuffle << 8);
     let lr = 0.3f32;
     let l2 = 1e-5f32;
     for _epoch in 0..12 {
