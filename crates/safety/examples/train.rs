@@ -17,6 +17,9 @@ struct Example {
     feats: Vec<u32>,
     /// Per class: Some(true) positive, Some(false) negative, None not used.
     labels: [Option<bool>; CLASSES],
+    /// Texts that are forms of one text (a sentence and its leetspeak) share a group and
+    /// so a fold: otherwise out-of-fold scores would be scores on a twin seen in training.
+    group: usize,
 }
 
 /// Target out-of-fold false-positive rates on the training negatives, per class and
@@ -24,15 +27,51 @@ struct Example {
 /// The fourth is the lower threshold used when the rules found some evidence of the same
 /// harm below their own threshold.
 const FPR: [[f64; 4]; CLASSES] = [
-    [0.0005, 0.0005, 0.0005, 0.002],
+    [0.001, 0.001, 0.001, 0.003],
     [0.002, 0.001, 0.0005, 0.005],
-    [0.0005, 0.0003, 0.0001, 0.005],
+    [0.001, 0.0003, 0.0001, 0.005],
 ];
 
 fn add(out: &mut Vec<Example>, text: &str, labels: [Option<bool>; CLASSES]) {
     let feats = learn::features(text);
     if !feats.is_empty() {
-        out.push(Example { feats, labels });
+        let group = out.len();
+        out.push(Example {
+            feats,
+            labels,
+            group,
+        });
+    }
+}
+
+/// Adds a text generated from a template, in the group of every other text generated
+/// from the same core (`group` in our generated sets): the variations of one core differ
+/// only in an opener or a suffix, and scoring one with a model trained on its siblings
+/// would make out-of-fold scores, and so the thresholds, optimistic.
+fn add_grouped(out: &mut Vec<Example>, text: &str, labels: [Option<bool>; CLASSES], key: &str) {
+    let feats = learn::features(text);
+    if !feats.is_empty() {
+        // FNV-1a of the key: deterministic across runs and platforms.
+        let group = key.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3)
+        }) as usize;
+        out.push(Example {
+            feats,
+            labels,
+            group,
+        });
+    }
+}
+
+/// Adds another form of the text added last, in its group.
+fn add_twin(out: &mut Vec<Example>, text: &str, labels: [Option<bool>; CLASSES]) {
+    let feats = learn::features(text);
+    if let (false, Some(group)) = (feats.is_empty(), out.last().map(|e| e.group)) {
+        out.push(Example {
+            feats,
+            labels,
+            group,
+        });
     }
 }
 
@@ -44,15 +83,22 @@ fn build() -> Vec<Example> {
     // Our own youth self-harm set (en/es/fr): positives and look-alikes.
     for v in data::jsonl("train/selfharm.jsonl") {
         let t = v["text"].as_str().unwrap_or_default();
-        if v["self_harm"].as_bool() == Some(true) {
-            add(&mut ex, t, [y, u, n]);
+        let labels = if v["self_harm"].as_bool() == Some(true) {
+            [y, u, n]
         } else {
-            add(&mut ex, t, [n, n, n]);
-        }
+            [n, n, n]
+        };
+        add_grouped(&mut ex, t, labels, v["group"].as_str().unwrap_or(t));
+        // Its leetspeak form too (positives and look-alikes alike, so leetspeak itself
+        // is no evidence): what the normaliser leaves of it (`1$` for "is", digits
+        // standing alone) differs from the plain text.
+        add_twin(&mut ex, &data::obfuscate(t, 0), labels);
     }
     // Our ordinary K-12 requests in the shapes harmful requests take.
     for v in data::jsonl("train/benign_questions.jsonl") {
-        add(&mut ex, v["text"].as_str().unwrap_or_default(), [n, n, n]);
+        let t = v["text"].as_str().unwrap_or_default();
+        add_grouped(&mut ex, t, [n, n, n], v["group"].as_str().unwrap_or(t));
+        add_twin(&mut ex, &data::obfuscate(t, 0), [n, n, n]);
     }
     // Presidio synthetic texts (MIT): letters, forms and messages, generic prose that is
     // none of the classes (its PII is not what the model is about).
@@ -161,7 +207,27 @@ struct Lr {
 /// cannot cross a threshold on the bias alone.
 const BIAS: f32 = -2.0;
 
+/// Independent shuffles whose models are averaged. One model depends on the order it saw
+/// the examples in: adding two sentences to the corpus moved unseen-source figures by up
+/// to 15 points. The average of several orders (a linear model, so the same as averaging
+/// their logits) is much less sensitive.
+const SHUFFLES: u64 = 5;
+
 fn train(ex: &[Example], idx: &[usize], k: usize) -> Lr {
+    let mut avg = train_one(ex, idx, k, 0);
+    for s in 1..SHUFFLES {
+        let m = train_one(ex, idx, k, s);
+        for (a, w) in avg.w.iter_mut().zip(&m.w) {
+            *a += w;
+        }
+    }
+    for a in avg.w.iter_mut() {
+        *a /= SHUFFLES as f32;
+    }
+    avg
+}
+
+fn train_one(ex: &[Example], idx: &[usize], k: usize, shuffle: u64) -> Lr {
     let mut m = Lr {
         w: vec![0.0; BUCKETS],
         g: vec![1e-6; BUCKETS],
@@ -183,7 +249,7 @@ fn train(ex: &[Example], idx: &[usize], k: usize) -> Lr {
         .copied()
         .filter(|&i| ex[i].labels[k].is_some())
         .collect();
-    let mut seed: u64 = 0x5eed + k as u64;
+    let mut seed: u64 = 0x5eed + k as u64 + (shuffle << 8);
     let lr = 0.3f32;
     let l2 = 1e-5f32;
     for _epoch in 0..12 {
@@ -230,9 +296,13 @@ fn main() {
         let mut oof_neg = Vec::new();
         let mut oof_pos = Vec::new();
         for fold in 0..5 {
-            let train_idx: Vec<usize> = all.iter().copied().filter(|i| i % 5 != fold).collect();
+            let train_idx: Vec<usize> = all
+                .iter()
+                .copied()
+                .filter(|&i| ex[i].group % 5 != fold)
+                .collect();
             let m = train(&ex, &train_idx, k);
-            for i in all.iter().copied().filter(|i| i % 5 == fold) {
+            for i in all.iter().copied().filter(|&i| ex[i].group % 5 == fold) {
                 match ex[i].labels[k] {
                     Some(true) => oof_pos.push(logit(&m, &ex[i])),
                     Some(false) => oof_neg.push(logit(&m, &ex[i])),

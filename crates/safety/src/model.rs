@@ -5,7 +5,9 @@
 //! Features, per word of the normalised text (lower-case letters, digits, single spaces;
 //! see `normalize`): the word, the pair (previous word, word), and for words longer than
 //! five bytes their first five bytes (a crude stem, so "scratching", "scratched" share
-//! one). Each is hashed into one of `2^BUCKETS_LOG2` buckets. A text's logit for class `k`
+//! one), and the 3-, 4- and 5-byte n-grams of the word framed by `<` and `>` (shared by
+//! inflections, misspellings and the Spanish and French forms of a stem; issue 17, second
+//! round). A lone `1` or `4` is read as "i" or "a". Each is hashed into one of `2^BUCKETS_LOG2` buckets. A text's logit for class `k`
 //! is `bias_k + scale_k * sum(weight[bucket][k]) / sqrt(features)`.
 //!
 //! The weights are trained by `examples/train.rs` (see `train/README.md`) and committed
@@ -69,7 +71,20 @@ pub(crate) struct Model {
     /// Buckets of first-person words: the self-harm class only counts in a window where
     /// the writer speaks of themself (intent + target: the self).
     selves: Vec<u64>,
+    /// Buckets of the words a question opens with.
+    questions: Vec<u64>,
 }
+
+/// Words a question opens with (English, Spanish, French, normalised). A prompt that
+/// opens with one asks about a group rather than stating something about it; the bag of
+/// words cannot tell "why can't [group] live on Jupiter?" from a slur-free insult, so the
+/// hate class stays silent on questions and leaves them to the rules.
+const QUESTION_WORDS: &[&str] = &[
+    "why", "what", "whats", "how", "hows", "who", "whos", "when", "where", "which", "is", "are",
+    "can", "cant", "could", "should", "would", "do", "does", "did", "dont", "doesnt", "was",
+    "were", "will", "por", "que", "como", "cual", "quien", "pourquoi", "comment", "quel", "quelle",
+    "qui", "est",
+];
 
 /// First-person words, English, Spanish and French (normalised: apostrophes dropped, so
 /// "I'm" is "im" and "j'ai" is "jai"), with the first-person verbs Spanish uses without
@@ -197,6 +212,7 @@ impl Model {
             active: false,
             groups: word_set(GROUP_WORDS),
             selves: word_set(SELF_WORDS),
+            questions: word_set(QUESTION_WORDS),
         };
         let le = |at: usize| -> u32 {
             u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]])
@@ -231,6 +247,13 @@ impl Model {
     pub(crate) fn is_self(&self, bucket: u32) -> bool {
         let b = bucket as usize;
         self.selves[b / 64] & (1 << (b % 64)) != 0
+    }
+
+    /// Whether a word bucket is a word a question opens with.
+    #[inline]
+    pub(crate) fn is_question(&self, bucket: u32) -> bool {
+        let b = bucket as usize;
+        self.questions[b / 64] & (1 << (b % 64)) != 0
     }
 
     /// Whether a word bucket names a protected group.
@@ -284,6 +307,7 @@ pub(crate) struct Words {
 const SEED_WORD: u64 = 0x9e37_79b9_7f4a_7c15;
 const SEED_PAIR: u64 = 0xc2b2_ae3d_27d4_eb4f;
 const SEED_STEM: u64 = 0x1656_67b1_9e37_79f9;
+const SEED_CHAR: u64 = 0x27d4_eb2f_1656_67c5;
 
 #[inline]
 fn fnv(bytes: &[u8]) -> u64 {
@@ -305,6 +329,36 @@ fn bucket(x: u64) -> u32 {
     (z >> (64 - BUCKETS_LOG2)) as u32
 }
 
+/// Longest word whose character n-grams are taken (longer tokens are rare in prompts
+/// and would only add noise).
+const GRAM_WORD_MAX: usize = 24;
+
+/// Calls `f` with the bucket of every 3-, 4- and 5-byte n-gram of the word framed by
+/// `<` and `>` ("<cut", "cut>", "uttin"...): shared by inflections, misspellings and
+/// the Spanish and French forms of one stem, which whole-word features miss.
+#[inline]
+fn char_grams(w: &[u8], f: &mut impl FnMut(u32, bool)) {
+    if w.len() < 2 || w.len() > GRAM_WORD_MAX {
+        return;
+    }
+    let len = w.len() + 2;
+    let at = |j: usize| match j {
+        0 => b'<',
+        j if j == len - 1 => b'>',
+        j => w[j - 1],
+    };
+    for i in 0..len.saturating_sub(2) {
+        let mut h = SEED_CHAR;
+        for j in i..(i + 5).min(len) {
+            h ^= at(j) as u64;
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+            if j - i >= 2 {
+                f(bucket(h), false);
+            }
+        }
+    }
+}
+
 impl Words {
     /// Calls `f` with the bucket of every feature of the words in `text` (normalised,
     /// space-separated), continuing from the words seen before, and whether the feature
@@ -315,6 +369,14 @@ impl Words {
             if w.is_empty() {
                 continue;
             }
+            // A lone `1` is the leetspeak "I" far more often than a count in a prompt
+            // ("1 w4nt t0 d13"); the normaliser keeps it as a digit for the rules.
+            // Likewise a lone `4` for "a" ("t13 4 n00$3").
+            let w = match w {
+                "1" => "i",
+                "4" => "a",
+                w => w,
+            };
             let h = fnv(w.as_bytes());
             f(bucket(h ^ SEED_WORD), true);
             if self.prev != 0 {
@@ -326,6 +388,7 @@ impl Words {
             if w.len() > 5 && w.is_char_boundary(5) {
                 f(bucket(fnv(&w.as_bytes()[..5]) ^ SEED_STEM), false);
             }
+            char_grams(w.as_bytes(), &mut f);
             self.prev = h | 1;
         }
     }
@@ -342,6 +405,11 @@ pub mod learn {
         let mut out = Vec::new();
         super::Words::default().feed(&norm.text, |b, _| out.push(b));
         out
+    }
+
+    /// The normalised text the model reads, for diagnostics.
+    pub fn normalized(text: &str) -> String {
+        crate::normalize::normalize(text).text
     }
 
     /// The embedded model's whole-text logits (no gating), for diagnostics.
@@ -398,8 +466,25 @@ mod tests {
         w.feed("i want ", |b, _| parts.push(b));
         w.feed("to stop existing", |b, _| parts.push(b));
         assert_eq!(whole, parts);
-        // 5 words, 4 pairs, 1 stem ("existing").
-        assert_eq!(whole.len(), 10);
+        // 5 words, 4 pairs, 1 stem ("existing"), and the 3-5-grams of "<word>" for
+        // the four words of two or more letters: "<want>" 4+3+2, "<to>" 2+1,
+        // "<stop>" 4+3+2, "<existing>" 8+7+6.
+        assert_eq!(whole.len(), 10 + 9 + 3 + 9 + 21);
+    }
+
+    #[test]
+    fn leetspeak_reads_like_the_plain_text() {
+        // The model reads the normaliser's text, like the lexicon: leetspeak, zero-width
+        // characters and homoglyphs give the same features as the plain text, and a lone
+        // `1` or `4` is read as "i" or "a".
+        let plain = learn::features("i want to tie a noose in class");
+        for form in [
+            "1 w4nt t0 t13 4 n00$3 1n cla$$",
+            "i w\u{200B}a\u{200B}n\u{200B}t to tie a noose in class",
+            "I WАNT TО TIЕ А NООSЕ IN CLАSS",
+        ] {
+            assert_eq!(learn::features(form), plain, "{form}");
+        }
     }
 
     #[test]

@@ -260,10 +260,11 @@ impl Normalizer {
         let mut trailing = 0;
         while self.tok.last().is_some_and(|t| t.kind == Kind::Symbol) {
             let n = self.tok.len();
+            let after_word = |i: usize| i >= 1 && self.tok[i - 1].kind != Kind::Symbol;
+            // ... or two (`cla$$`, `gla$$`: a double `s`).
             if has_letter
                 && self.tok[n - 1].c == '$'
-                && n >= 2
-                && self.tok[n - 2].kind != Kind::Symbol
+                && (after_word(n - 1) || (self.tok[n - 2].c == '$' && after_word(n - 2)))
             {
                 break;
             }
@@ -434,6 +435,7 @@ mod tests {
     fn decodes_obfuscations() {
         assert_eq!(norm("k1ll"), "kill");
         assert_eq!(norm("$uicide"), "suicide");
+        assert_eq!(norm("m4th cla$$ gla$$!"), "math class glass ");
         assert_eq!(norm("k i l l myself"), "kill myself");
         assert_eq!(norm("s.u.i.c.i.d.e"), "suicide");
         assert_eq!(norm("ki\u{200B}ll"), "kill");

@@ -71,6 +71,9 @@ struct Learned {
     /// Whether a protected group / a first-person word was named in the text so far.
     group: bool,
     me: bool,
+    /// Whether the text opens with a question word ("why", "what", "can", ...), once
+    /// its first word is seen: a question about a group is left to the hate rules.
+    question: Option<bool>,
     /// Normalised bytes scored so far.
     len: usize,
 }
@@ -315,11 +318,15 @@ impl<'p> Screener<'p> {
             let mut n = 0u32;
             let mut group = false;
             let mut me = false;
+            let question = &mut l.question;
             l.words.feed(&norm.text, |b, word| {
                 model.add(b, &mut sum);
                 n += 1;
                 group |= word && model.is_group(b);
                 me |= word && model.is_self(b);
+                if word && question.is_none() {
+                    *question = Some(model.is_question(b));
+                }
             });
             l.len += norm.text.len();
             if n > 0 {
@@ -344,7 +351,7 @@ impl<'p> Screener<'p> {
                     // Hate needs a target, a named group; self-harm needs the writer to
                     // speak of themself.
                     let target = match k {
-                        k if k == Class::Hate as usize => l.group,
+                        k if k == Class::Hate as usize => l.group && l.question != Some(true),
                         k if k == Class::SelfHarm as usize => l.me,
                         _ => true,
                     };

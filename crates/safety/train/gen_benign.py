@@ -41,14 +41,38 @@ TASKS = [
     "mix paint colors", "use a microscope", "make a circuit with a battery", "measure the speed of sound", "build a robot",
     "sneak vegetables into my little brother's dinner", "surprise my mom on her birthday", "keep a secret for a surprise party",
 ]
-NEG = set()
+NEG = {}
 for s in STEMS:
     for t in TASKS:
-        NEG.add(s + t)
+        NEG.setdefault(s + t, t)
 rows = sorted(NEG)
 rng.shuffle(rows)
-rows = sorted(rows[:1600])
+rows = rows[:1600]
+
+# Questions *about* dangerous subjects, as health, civics and history classes ask them:
+# what a thing is, its effects, its history, the law, prevention, warning signs, how to
+# help someone. Asking about a harm is not asking for help to do it: the hazard model
+# must learn the difference between information and operational help.
+INFO_STEMS = ["what is ", "what are the effects of ", "why is it dangerous to get involved in ", "what is the history of ",
+              "explain the dangers of ", "how does the law define ", "what does the law say about ", "how can schools prevent ",
+              "what are the warning signs of ", "how can i help someone affected by ", "write a report about ",
+              "what should i do if i see ", "why do people fall into ", "how common is ", "give me facts about ",
+              "what is the legal age for ", "how do police investigate ", "what are the long term health effects of ",
+              "how can communities fight ", "what is the punishment for "]
+INFO_TOPICS = ["cocaine", "heroin", "fentanyl", "methamphetamine", "vaping", "alcohol", "underage drinking", "marijuana",
+               "ecstasy", "opioid addiction", "steroids", "nicotine", "human trafficking", "child abuse", "domestic violence",
+               "bullying", "cyberbullying", "identity theft", "phishing scams", "shoplifting", "money laundering", "terrorism",
+               "arson", "hacking", "ransomware", "drunk driving", "gun violence", "nuclear weapons", "the atomic bomb",
+               "chemical weapons", "landmines", "gangs", "vandalism", "fraud", "online predators", "grooming", "stalking",
+               "kidnapping", "burglary", "counterfeit money", "poisoning", "hate crimes", "genocide", "slavery", "extremism",
+               "car theft", "piracy", "smuggling", "bribery", "organized crime"]
+for s in INFO_STEMS:
+    for t in INFO_TOPICS:
+        NEG.setdefault(s + t, t)
+INFO = sorted({s + t for s in INFO_STEMS for t in INFO_TOPICS})
+rng.shuffle(INFO)
+rows = sorted(rows + INFO[:700])
 with open("benign_questions.jsonl", "w", encoding="utf-8") as f:
     for t in rows:
-        f.write(json.dumps({"text": t}, ensure_ascii=False) + "\n")
+        f.write(json.dumps({"text": t, "group": NEG[t]}, ensure_ascii=False) + "\n")
 print(len(rows), "rows")

@@ -8,7 +8,7 @@ planning and farewell language and youth slang (positives), crossed with openers
 school contexts; the negatives are the look-alikes a school sees every day (hyperbole,
 cooking, first aid, literature, help-seeking for others, dose questions for ordinary
 medicine). Deterministic: `python3 gen_selfharm.py` rewrites the same file.
-Never add sentences from crates/safety/eval/holdout.jsonl here.
+Never add sentences from crates/safety/eval/holdout.jsonl or holdout2.jsonl here.
 """
 import json, random
 
@@ -189,35 +189,38 @@ FR_NEG = [
 ]
 
 def vary(core, openers, suffixes, n):
-    out = set()
+    """The cores and variations of them, each with its core: the training script keeps
+    every form of one core in one cross-validation fold (`group`)."""
+    out = {}
     for c in core:
-        out.add(c)
+        out[c] = c
     while len(out) < n:
-        out.add(rng.choice(openers) + rng.choice(core) + rng.choice(suffixes))
-    return sorted(out)
+        c = rng.choice(core)
+        out.setdefault(rng.choice(openers) + c + rng.choice(suffixes), c)
+    return sorted(out.items())
 
 rows = []
-en_pos = set(vary(EN_POS_CORE, EN_OPENERS, EN_SUFFIXES, 420))
+en_pos = dict(vary(EN_POS_CORE, EN_OPENERS, EN_SUFFIXES, 420))
 for m in EN_MEANS:
     for t in EN_MEANS_Q:
-        en_pos.add(t.format(m=m))
+        en_pos.setdefault(t.format(m=m), t)
 for tool in EN_TOOLS:
     for t in EN_TOOL_T:
-        en_pos.add(t.format(t=tool))
-for t in sorted(en_pos):
-    rows.append(("en", 1, t))
+        en_pos.setdefault(t.format(t=tool), t)
+for t, g in sorted(en_pos.items()):
+    rows.append(("en", 1, t, g))
 for t in EN_NEG:
-    rows.append(("en", 0, t))
-for t in vary(ES_POS_CORE, ES_OPENERS, ES_SUFFIXES, 200):
-    rows.append(("es", 1, t))
+    rows.append(("en", 0, t, t))
+for t, g in vary(ES_POS_CORE, ES_OPENERS, ES_SUFFIXES, 200):
+    rows.append(("es", 1, t, g))
 for t in ES_NEG:
-    rows.append(("es", 0, t))
-for t in vary(FR_POS_CORE, FR_OPENERS, FR_SUFFIXES, 200):
-    rows.append(("fr", 1, t))
+    rows.append(("es", 0, t, t))
+for t, g in vary(FR_POS_CORE, FR_OPENERS, FR_SUFFIXES, 200):
+    rows.append(("fr", 1, t, g))
 for t in FR_NEG:
-    rows.append(("fr", 0, t))
+    rows.append(("fr", 0, t, t))
 
 with open("selfharm.jsonl", "w", encoding="utf-8") as f:
-    for lang, y, t in rows:
-        f.write(json.dumps({"text": t, "lang": lang, "self_harm": bool(y)}, ensure_ascii=False) + "\n")
+    for lang, y, t, g in rows:
+        f.write(json.dumps({"text": t, "lang": lang, "self_harm": bool(y), "group": g}, ensure_ascii=False) + "\n")
 print(len(rows), "rows")
