@@ -74,6 +74,9 @@ pub struct PoolConfig {
     pub idle_timeout: Duration,
     pub max_lifetime: Duration,
     pub pgbouncer: PgBouncerMode,
+    /// How long a read waits for a replica connection before it goes to the primary
+    /// (`K12_DB_REPLICA_ACQUIRE_TIMEOUT_MS`).
+    pub replica_acquire_timeout: Duration,
 }
 
 impl Default for PoolConfig {
@@ -84,6 +87,7 @@ impl Default for PoolConfig {
             idle_timeout: Duration::from_secs(600),
             max_lifetime: Duration::from_secs(1800),
             pgbouncer: PgBouncerMode::Off,
+            replica_acquire_timeout: Duration::from_millis(1000),
         }
     }
 }
@@ -212,6 +216,12 @@ impl PoolConfig {
             pgbouncer: parse_with(vars, "K12_DB_PGBOUNCER", d.pgbouncer, |v| {
                 PgBouncerMode::parse(v).ok_or_else(|| format!("{v:?} is not transaction or off"))
             })?,
+            replica_acquire_timeout: parse_with(
+                vars,
+                "K12_DB_REPLICA_ACQUIRE_TIMEOUT_MS",
+                d.replica_acquire_timeout,
+                parse_millis,
+            )?,
         })
     }
 }

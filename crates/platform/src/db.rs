@@ -57,9 +57,6 @@ struct Replica {
 /// How long reads stay on the primary after the replica failed.
 pub const REPLICA_RETRY_AFTER: std::time::Duration = std::time::Duration::from_secs(30);
 
-/// The longest a read waits for a replica connection before it goes to the primary.
-const REPLICA_ACQUIRE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
-
 impl Replica {
     fn now_ms(&self) -> u64 {
         u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
@@ -129,9 +126,10 @@ impl Db {
     }
 
     /// Adds a hot standby for the reads that tolerate lag ([`Db::tenant_read`]); same
-    /// pool settings, but a read waits at most a second for it before using the primary.
+    /// pool settings, but a read waits only `replica_acquire_timeout` for it (default one
+    /// second) before using the primary.
     pub fn with_replica(mut self, url: &str, pool: &PoolConfig) -> Result<Self, sqlx::Error> {
-        let timeout = pool.acquire_timeout.min(REPLICA_ACQUIRE_TIMEOUT);
+        let timeout = pool.replica_acquire_timeout;
         self.replica = Some(Arc::new(Replica {
             pool: lazy_pool(url, pool, timeout)?,
             skip_until_ms: AtomicU64::new(0),

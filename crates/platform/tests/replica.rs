@@ -50,7 +50,7 @@ async fn caught_up(primary: &mut PgConnection, standby: &mut PgConnection) {
         .fetch_one(&mut *primary)
         .await
         .unwrap();
-    for _ in 0..200 {
+    for _ in 0..600 {
         let (done,): (bool,) = sqlx::query_as("SELECT pg_last_wal_replay_lsn() >= $1::pg_lsn")
             .bind(&lsn)
             .fetch_one(&mut *standby)
@@ -90,9 +90,15 @@ async fn analytics_read_the_replica_writes_stay_on_the_primary_and_a_dead_replic
     assert!(in_recovery, "the replica is a hot standby");
     caught_up(&mut primary, &mut replica).await;
 
-    let db = Db::connect_lazy(&app.db.app_url(), &PoolConfig::default())
+    // A busy test machine may take more than the default second to open a connection to
+    // the standby; the fallback it would take then is what the end of the test shows.
+    let pool = PoolConfig {
+        replica_acquire_timeout: std::time::Duration::from_secs(15),
+        ..PoolConfig::default()
+    };
+    let db = Db::connect_lazy(&app.db.app_url(), &pool)
         .unwrap()
-        .with_replica(&standby.app_url(&app.db), &PoolConfig::default())
+        .with_replica(&standby.app_url(&app.db), &pool)
         .unwrap();
     assert!(db.has_replica());
     let base = serve(db, app.store.clone()).await;
