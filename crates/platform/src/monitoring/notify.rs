@@ -594,6 +594,63 @@ mod tests {
     }
 
     #[test]
+    fn settings_need_a_sender_with_a_relay_and_say_why_mail_cannot_go() {
+        let vars = |pairs: &[(&str, &str)]| -> std::collections::HashMap<String, String> {
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect()
+        };
+        let none = AlertSettings::from_vars(&vars(&[])).unwrap();
+        assert_eq!(
+            none.undeliverable("email", Some("a@example.org")),
+            Some("no mail relay: K12_SMTP_URL is not set")
+        );
+        assert!(none.default_channels().is_empty());
+
+        let e = AlertSettings::from_vars(&vars(&[(
+            "K12_SMTP_URL",
+            "smtp://u:hunter2@mail.example.org",
+        )]))
+        .unwrap_err();
+        assert_eq!(e.var, "K12_MAIL_FROM");
+        assert!(!e.to_string().contains("hunter2"));
+        let e = AlertSettings::from_vars(&vars(&[("K12_ALERT_EMAIL_TO", "nope")])).unwrap_err();
+        assert_eq!(e.var, "K12_ALERT_EMAIL_TO");
+
+        let relay = vars(&[
+            ("K12_SMTP_URL", "smtp://u:hunter2@mail.example.org"),
+            ("K12_MAIL_FROM", "k12@example.org"),
+        ]);
+        let s = AlertSettings::from_vars(&relay).unwrap();
+        assert_eq!(s.undeliverable("email", Some("a@example.org")), None);
+        assert_eq!(
+            s.undeliverable("email", None),
+            Some("no target: K12_ALERT_EMAIL_TO is not set")
+        );
+        assert!(!format!("{s:?}").contains("hunter2"));
+        let mut with_default = relay.clone();
+        with_default.insert("K12_ALERT_EMAIL_TO".into(), "oncall@example.org".into());
+        with_default.insert(
+            "K12_SLACK_WEBHOOK_URL".into(),
+            "https://hooks.example.org/services/x".into(),
+        );
+        let s = AlertSettings::from_vars(&with_default).unwrap();
+        assert_eq!(s.default_channels(), ["slack", "email"]);
+    }
+
+    #[test]
+    fn email_text_is_plain_and_names_each_alert() {
+        let mut m = message(2);
+        m.alerts[1].detail = Some("GET https://h.example/health answered 503".into());
+        let text = email_text(&m);
+        assert!(text.starts_with("k12: 2 alerts firing\n\n"), "{text}");
+        assert!(text.contains("[CRITICAL] Rule <0> & co\n    job_queue_depth = 150 (> 100)\n"));
+        assert!(text.contains("    GET https://h.example/health answered 503\n"));
+        assert!(text.contains("Overall health: warning\n"), "{text}");
+    }
+
+    #[test]
     fn values_are_shown_plainly() {
         assert_eq!(format_value(100.0), "100");
         assert_eq!(format_value(0.126), "0.13");
