@@ -11,6 +11,8 @@ mod api;
 pub mod config;
 mod error;
 pub mod providers;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 use std::future::Future;
 use std::sync::Arc;

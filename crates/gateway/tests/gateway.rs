@@ -1,11 +1,11 @@
-//! The gateway over real HTTP on loopback, against the fake provider in `fake/`.
-
-mod fake;
+//! The gateway over real HTTP on loopback, against the fake provider of
+//! `gateway::testing` (feature `testing`).
 
 use std::time::Duration;
 
 use gateway::config::ProviderConfig;
 use gateway::providers::{SseEvent, SseParser};
+use gateway::testing as fake;
 use gateway::{Config, Secret};
 use serde_json::{json, Value};
 

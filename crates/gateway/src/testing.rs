@@ -1,5 +1,6 @@
-//! A loopback fake provider speaking the OpenAI chat-completions and Anthropic Messages
-//! wire formats, streaming (SSE) and not. The model name picks the behaviour:
+//! Test support (feature `testing`, for this crate's tests and the core's): a loopback
+//! fake provider speaking the OpenAI chat-completions and Anthropic Messages wire
+//! formats, streaming (SSE) and not. The model name picks the behaviour:
 //!
 //! * `lesson`, `phone`, `script`: an answer (the script one split inside `<script>`);
 //! * `retry`: 429 with `Retry-After: 1` on the first request, then an answer;
