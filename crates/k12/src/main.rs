@@ -230,6 +230,7 @@ pub(crate) fn app_state(
                 data_dir: Some(config.data_dir.clone()),
             },
             alerts: platform::monitoring::notify::AlertSettings::from_vars(&ProcessEnv)?,
+            ai: platform::ai::AiConfig::from_config(config)?,
         },
         store,
     )
