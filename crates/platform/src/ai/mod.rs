@@ -222,14 +222,40 @@ pub(crate) fn event_of(direction: &'static str, verdict: &Value) -> Option<Safet
             .as_f64()
             .map(|c| c.clamp(0.0, 1.0) as f32)
             .unwrap_or(0.0),
-        detail: verdict["detail"]
-            .as_str()
-            .unwrap_or_default()
-            .chars()
-            .take(500)
-            .collect(),
+        detail: scrub_detail(verdict["detail"].as_str().unwrap_or_default()),
         flagged: escalated,
     })
+}
+
+/// A verdict's detail without the phrases it quotes (`...; matched "..."`): those are the
+/// user's own words, and the record keeps no text of the prompt or the answer.
+fn scrub_detail(detail: &str) -> String {
+    detail
+        .split("; matched")
+        .next()
+        .unwrap_or_default()
+        .chars()
+        .take(500)
+        .collect()
+}
+
+/// `value` with every `detail` string scrubbed (see [`scrub_detail`]).
+pub(crate) fn scrub(value: &Value) -> Value {
+    match value {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| {
+                    let v = match (k.as_str(), v) {
+                        ("detail", Value::String(d)) => Value::String(scrub_detail(d)),
+                        _ => scrub(v),
+                    };
+                    (k.clone(), v)
+                })
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.iter().map(scrub).collect()),
+        other => other.clone(),
+    }
 }
 
 /// What is recorded of one call.
@@ -279,7 +305,7 @@ pub(crate) async fn record(db: &TenantDb, inv: &Invocation) -> Result<i64, sqlx:
     ))
     .bind(&inv.input_sha256)
     .bind(&inv.error)
-    .bind(&inv.safety)
+    .bind(scrub(&inv.safety))
     .fetch_one(&mut *tx)
     .await?;
     for e in &inv.events {
@@ -335,6 +361,11 @@ mod tests {
             ("self_harm", "escalated", true)
         );
         assert_eq!(e.confidence, 1.0);
+        let quoted = json!({"input": {"detail": "self_harm score 5 >= 3; matched \"i want to\""}});
+        assert_eq!(
+            scrub(&quoted),
+            json!({"input": {"detail": "self_harm score 5 >= 3"}})
+        );
         let pii = event_of(
             "input",
             &json!({"action": "allowed", "category": null, "spans": [
