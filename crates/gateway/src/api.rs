@@ -437,6 +437,11 @@ pub async fn generate(
 
 /// The state of one screened stream.
 struct Relay {
+    gw: Arc<Gateway>,
+    policy: Policy,
+    /// Text the screener released that the moderation stage has not seen yet (only when
+    /// it is configured): sent in batches of [`MODERATION_BATCH_BYTES`] once it passed.
+    held: String,
     upstream: DeltaStream,
     screener: Option<Screener<'static>>,
     queued: VecDeque<Event>,
@@ -450,11 +455,43 @@ struct Relay {
     completion_bytes: usize,
 }
 
+/// With a moderation stage, streamed text is released in batches of about this size, each
+/// moderated before any of it is sent (the rest at the end of the answer).
+const MODERATION_BATCH_BYTES: usize = 512;
+
 fn data(value: &Value) -> Event {
     Event::default().data(value.to_string())
 }
 
 impl Relay {
+    /// Moderates the held text: its delta when it passes, else the event that ends the
+    /// stream (`safety` when flagged, `error` when the stage failed for a student).
+    async fn release_held(&mut self) -> Event {
+        let text = std::mem::take(&mut self.held);
+        let clear = self.gw.pipeline.check_output("", &self.policy);
+        let verdict = moderate(
+            &self.gw,
+            &text,
+            clear,
+            &self.policy,
+            Direction::Output,
+            &self.tenant_id,
+        )
+        .await;
+        match verdict {
+            Ok(v) if v.passed => data(&json!({ "delta": text })),
+            Ok(v) => {
+                self.screener = None;
+                let e = safety_error(&v, Direction::Output).with("usage", json!(self.usage()));
+                Event::default().event("safety").data(e.body().to_string())
+            }
+            Err(e) => {
+                self.screener = None;
+                Event::default().event("error").data(e.body().to_string())
+            }
+        }
+    }
+
     fn usage(&self) -> Usage {
         Usage::new(
             self.prompt_tokens.unwrap_or(self.prompt_estimate),
@@ -476,7 +513,13 @@ impl Relay {
                     self.completion_bytes += t.len();
                     let released = screener.push(&t);
                     if !released.is_empty() {
-                        return Some(data(&json!({"delta": released})));
+                        if self.gw.moderator.is_none() {
+                            return Some(data(&json!({"delta": released})));
+                        }
+                        self.held.push_str(&released);
+                        if self.held.len() >= MODERATION_BATCH_BYTES {
+                            return Some(self.release_held().await);
+                        }
                     }
                 }
                 Some(Ok(Delta::Usage {
@@ -497,7 +540,7 @@ impl Relay {
                     );
                 }
                 None => {
-                    let end = self.screener.take()?.finish();
+                    let mut end = self.screener.take()?.finish();
                     let usage = self.usage();
                     tracing::info!(
                         tenant_id = self.tenant_id,
@@ -508,6 +551,31 @@ impl Relay {
                         completion_tokens = usage.completion_tokens,
                         "generate_stream"
                     );
+                    if self.gw.moderator.is_some() && end.verdict.passed {
+                        let mut text = std::mem::take(&mut self.held);
+                        text.push_str(&end.tail);
+                        end.tail = text;
+                        match moderate(
+                            &self.gw,
+                            &end.tail,
+                            end.verdict,
+                            &self.policy,
+                            Direction::Output,
+                            &self.tenant_id,
+                        )
+                        .await
+                        {
+                            Ok(v) => end.verdict = v,
+                            Err(e) => {
+                                return Some(
+                                    Event::default().event("error").data(e.body().to_string()),
+                                )
+                            }
+                        }
+                        if !end.verdict.passed {
+                            end.tail.clear();
+                        }
+                    }
                     if !end.tail.is_empty() {
                         self.queued.push_back(data(&json!({"delta": end.tail})));
                     }
@@ -548,6 +616,9 @@ pub async fn generate_stream(
         ApiError::from(e)
     })?;
     let relay = Relay {
+        gw: gw.clone(),
+        policy: p.policy.clone(),
+        held: String::new(),
         upstream,
         screener: Some(gw.pipeline.screener(Direction::Output, &p.policy)),
         queued: VecDeque::new(),

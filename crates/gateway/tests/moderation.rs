@@ -5,6 +5,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use gateway::config::{ModerationConfig, ProviderConfig};
+use gateway::providers::SseParser;
 use gateway::testing as fake;
 use gateway::{Config, Secret};
 use serde_json::{json, Value};
@@ -105,7 +106,33 @@ async fn flagged_prompts_and_answers_are_withheld() {
     assert_eq!(st, 422, "{v}");
     assert_eq!(v["error"]["direction"], "output");
     assert_eq!(v["error"]["subcategory"], "violence");
-    assert!(m.requests.load(Ordering::SeqCst) >= 5);
+    let mut r = s
+        .client
+        .post(format!("{}/v1/generate_stream", s.url))
+        .bearer_auth(TOKEN)
+        .json(
+            &json!({"provider": "openai", "model": "lesson", "prompt": "Plan a lesson",
+            "context": {"user_role": "teacher"}}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let mut parser = SseParser::default();
+    let mut events = Vec::new();
+    while let Some(chunk) = r.chunk().await.unwrap() {
+        parser.feed(&chunk, &mut events);
+    }
+    let sent: String = events
+        .iter()
+        .filter(|e| e.event.is_empty())
+        .map(|e| e.data.clone())
+        .collect();
+    assert!(!sent.contains("Exit ticket"), "{sent}");
+    let last = events.last().unwrap();
+    assert_eq!(last.event, "safety", "{events:?}");
+    assert!(last.data.contains("violence"), "{}", last.data);
+    assert!(m.requests.load(Ordering::SeqCst) >= 6);
 }
 
 #[tokio::test]
