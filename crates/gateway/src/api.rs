@@ -56,6 +56,8 @@ pub struct RequestContext {
 /// A request that passed validation and the input screen.
 struct Prepared<'g> {
     provider: &'g Provider,
+    /// The screened prompt text (for the moderation stage).
+    screened: String,
     chat: ChatRequest,
     policy: Policy,
     input: Verdict,
@@ -219,7 +221,8 @@ fn prepare(gw: &Gateway, req: GenerateRequest) -> Result<Prepared<'_>, ApiError>
     let tenant_id: String = ctx.tenant_id.unwrap_or_default().chars().take(64).collect();
     // Staff prompts are judged at `standard` at most: the library's Policy does that.
     let policy = Policy::new(level, role);
-    let input = gw.pipeline.check_input(&screened_text(&messages), &policy);
+    let screened = screened_text(&messages);
+    let input = gw.pipeline.check_input(&screened, &policy);
     if !input.passed {
         tracing::info!(
             tenant_id,
@@ -232,6 +235,7 @@ fn prepare(gw: &Gateway, req: GenerateRequest) -> Result<Prepared<'_>, ApiError>
     }
     Ok(Prepared {
         provider,
+        screened,
         chat: ChatRequest {
             model,
             messages,
@@ -296,6 +300,82 @@ fn safety_error(v: &Verdict, direction: Direction) -> ApiError {
         .with("verdict", verdict_json(v))
 }
 
+/// 503 `moderation_unavailable`: the moderation stage failed on a student's text.
+fn moderation_unavailable() -> ApiError {
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "moderation_unavailable",
+        "the moderation service did not answer; a student's text is withheld until it does",
+    )
+}
+
+/// The moderation stage on `verdict` (which passed the local screen) for `text`: the
+/// stricter verdict wins. A failed call withholds a student's text and lets staff text
+/// through on the local verdict (see `moderation`).
+async fn moderate(
+    gw: &Gateway,
+    text: &str,
+    verdict: Verdict,
+    policy: &Policy,
+    direction: Direction,
+    tenant_id: &str,
+) -> Result<Verdict, ApiError> {
+    let Some(m) = &gw.moderator else {
+        return Ok(verdict);
+    };
+    if !verdict.passed || text.trim().is_empty() {
+        return Ok(verdict);
+    }
+    let staff = policy.role.is_staff();
+    match m.check(text).await {
+        Ok(found) => Ok(crate::moderation::combine(
+            verdict,
+            &found,
+            staff && direction == Direction::Input,
+        )),
+        Err(why) if staff => {
+            tracing::warn!(
+                tenant_id,
+                error = why,
+                "moderation failed; staff text passes on the local screen"
+            );
+            Ok(verdict)
+        }
+        Err(why) => {
+            tracing::warn!(
+                tenant_id,
+                error = why,
+                "moderation failed; student text withheld"
+            );
+            Err(moderation_unavailable())
+        }
+    }
+}
+
+/// `prepare`, then the moderation stage on the prompt.
+async fn prepare_moderated(gw: &Gateway, req: GenerateRequest) -> Result<Prepared<'_>, ApiError> {
+    let mut p = prepare(gw, req)?;
+    let input = p.input.clone();
+    p.input = moderate(
+        gw,
+        &p.screened,
+        input,
+        &p.policy,
+        Direction::Input,
+        &p.tenant_id,
+    )
+    .await?;
+    if !p.input.passed {
+        tracing::info!(
+            tenant_id = p.tenant_id,
+            action = p.input.action.as_str(),
+            "prompt withheld by the moderation stage"
+        );
+        return Err(safety_error(&p.input, Direction::Input));
+    }
+    Ok(p)
+}
+
 fn prompt_tokens(chat: &ChatRequest) -> u32 {
     chat.messages
         .iter()
@@ -307,13 +387,27 @@ pub async fn generate(
     State(gw): State<Arc<Gateway>>,
     body: Result<Json<GenerateRequest>, JsonRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let p = prepare(&gw, parse_body(body)?)?;
+    let p = prepare_moderated(&gw, parse_body(body)?).await?;
     let provider = p.provider.kind().name();
     let completion = p.provider.complete(&p.chat).await.map_err(|e| {
         tracing::warn!(tenant_id = p.tenant_id, provider, error = %e, "generate failed");
         ApiError::from(e)
     })?;
     let output = gw.pipeline.check_output(&completion.content, &p.policy);
+    let delivered = output
+        .text
+        .as_deref()
+        .unwrap_or(&completion.content)
+        .to_owned();
+    let output = moderate(
+        &gw,
+        &delivered,
+        output,
+        &p.policy,
+        Direction::Output,
+        &p.tenant_id,
+    )
+    .await?;
     let usage = completion.usage.unwrap_or_else(|| {
         Usage::new(prompt_tokens(&p.chat), estimate_tokens(&completion.content))
     });
@@ -343,6 +437,11 @@ pub async fn generate(
 
 /// The state of one screened stream.
 struct Relay {
+    gw: Arc<Gateway>,
+    policy: Policy,
+    /// Text the screener released that the moderation stage has not seen yet (only when
+    /// it is configured): sent in batches of [`MODERATION_BATCH_BYTES`] once it passed.
+    held: String,
     upstream: DeltaStream,
     screener: Option<Screener<'static>>,
     queued: VecDeque<Event>,
@@ -356,11 +455,43 @@ struct Relay {
     completion_bytes: usize,
 }
 
+/// With a moderation stage, streamed text is released in batches of about this size, each
+/// moderated before any of it is sent (the rest at the end of the answer).
+const MODERATION_BATCH_BYTES: usize = 512;
+
 fn data(value: &Value) -> Event {
     Event::default().data(value.to_string())
 }
 
 impl Relay {
+    /// Moderates the held text: its delta when it passes, else the event that ends the
+    /// stream (`safety` when flagged, `error` when the stage failed for a student).
+    async fn release_held(&mut self) -> Event {
+        let text = std::mem::take(&mut self.held);
+        let clear = self.gw.pipeline.check_output("", &self.policy);
+        let verdict = moderate(
+            &self.gw,
+            &text,
+            clear,
+            &self.policy,
+            Direction::Output,
+            &self.tenant_id,
+        )
+        .await;
+        match verdict {
+            Ok(v) if v.passed => data(&json!({ "delta": text })),
+            Ok(v) => {
+                self.screener = None;
+                let e = safety_error(&v, Direction::Output).with("usage", json!(self.usage()));
+                Event::default().event("safety").data(e.body().to_string())
+            }
+            Err(e) => {
+                self.screener = None;
+                Event::default().event("error").data(e.body().to_string())
+            }
+        }
+    }
+
     fn usage(&self) -> Usage {
         Usage::new(
             self.prompt_tokens.unwrap_or(self.prompt_estimate),
@@ -382,7 +513,13 @@ impl Relay {
                     self.completion_bytes += t.len();
                     let released = screener.push(&t);
                     if !released.is_empty() {
-                        return Some(data(&json!({"delta": released})));
+                        if self.gw.moderator.is_none() {
+                            return Some(data(&json!({"delta": released})));
+                        }
+                        self.held.push_str(&released);
+                        if self.held.len() >= MODERATION_BATCH_BYTES {
+                            return Some(self.release_held().await);
+                        }
                     }
                 }
                 Some(Ok(Delta::Usage {
@@ -403,7 +540,7 @@ impl Relay {
                     );
                 }
                 None => {
-                    let end = self.screener.take()?.finish();
+                    let mut end = self.screener.take()?.finish();
                     let usage = self.usage();
                     tracing::info!(
                         tenant_id = self.tenant_id,
@@ -414,6 +551,31 @@ impl Relay {
                         completion_tokens = usage.completion_tokens,
                         "generate_stream"
                     );
+                    if self.gw.moderator.is_some() && end.verdict.passed {
+                        let mut text = std::mem::take(&mut self.held);
+                        text.push_str(&end.tail);
+                        end.tail = text;
+                        match moderate(
+                            &self.gw,
+                            &end.tail,
+                            end.verdict,
+                            &self.policy,
+                            Direction::Output,
+                            &self.tenant_id,
+                        )
+                        .await
+                        {
+                            Ok(v) => end.verdict = v,
+                            Err(e) => {
+                                return Some(
+                                    Event::default().event("error").data(e.body().to_string()),
+                                )
+                            }
+                        }
+                        if !end.verdict.passed {
+                            end.tail.clear();
+                        }
+                    }
                     if !end.tail.is_empty() {
                         self.queued.push_back(data(&json!({"delta": end.tail})));
                     }
@@ -447,13 +609,16 @@ pub async fn generate_stream(
     State(gw): State<Arc<Gateway>>,
     body: Result<Json<GenerateRequest>, JsonRejection>,
 ) -> Result<Response, ApiError> {
-    let p = prepare(&gw, parse_body(body)?)?;
+    let p = prepare_moderated(&gw, parse_body(body)?).await?;
     let provider = p.provider.kind().name();
     let upstream = p.provider.stream(&p.chat).await.map_err(|e| {
         tracing::warn!(tenant_id = p.tenant_id, provider, error = %e, "generate_stream failed");
         ApiError::from(e)
     })?;
     let relay = Relay {
+        gw: gw.clone(),
+        policy: p.policy.clone(),
+        held: String::new(),
         upstream,
         screener: Some(gw.pipeline.screener(Direction::Output, &p.policy)),
         queued: VecDeque::new(),

@@ -35,6 +35,18 @@ pub struct ProviderConfig {
     pub default_model: String,
 }
 
+/// The optional second screening stage: an OpenAI-moderation-compatible endpoint.
+#[derive(Clone, Debug)]
+pub struct ModerationConfig {
+    /// The full endpoint URL (`.../v1/moderations`).
+    pub url: String,
+    pub api_key: Option<Secret>,
+    /// Sent as `model` when set (e.g. `omni-moderation-latest`, or a Llama Guard name).
+    pub model: Option<String>,
+    /// The time budget of one moderation call; past it the call counts as failed.
+    pub timeout: Duration,
+}
+
 /// Everything `k12 gateway` needs.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -53,6 +65,8 @@ pub struct Config {
     pub max_retries: u32,
     /// Longest wait between attempts; a `Retry-After` beyond it is not waited for.
     pub max_retry_wait: Duration,
+    /// Model-based moderation after the local screen (`K12_MODERATION_URL`); `None`: off.
+    pub moderation: Option<ModerationConfig>,
 }
 
 pub const DEFAULT_OPENAI_BASE_URL: &str = "https://api.openai.com/v1";
@@ -97,6 +111,7 @@ impl Config {
             timeout: Duration::from_secs(60),
             max_retries: 2,
             max_retry_wait: Duration::from_secs(30),
+            moderation: None,
         }
     }
 
@@ -175,7 +190,17 @@ impl Config {
             None => 2,
         };
         let max_retry_wait = millis(&get, "K12_GATEWAY_MAX_RETRY_WAIT_MS", 30_000, 0, 300_000)?;
+        let moderation = match get("K12_MODERATION_URL") {
+            Some(url) => Some(ModerationConfig {
+                url: moderation_url(&url)?,
+                api_key: get("K12_MODERATION_API_KEY").map(Secret::new),
+                model: get("K12_MODERATION_MODEL"),
+                timeout: millis(&get, "K12_MODERATION_TIMEOUT_MS", 1500, 50, 60_000)?,
+            }),
+            None => None,
+        };
         Ok(Self {
+            moderation,
             listen,
             token,
             openai,
@@ -203,6 +228,20 @@ fn millis(
             )),
         },
         None => Ok(Duration::from_millis(default)),
+    }
+}
+
+/// `K12_MODERATION_URL`: a base URL (`https://api.openai.com`, `.../v1`) gets
+/// `/v1/moderations`; a URL already ending in `/moderations` is used as it is.
+fn moderation_url(value: &str) -> Result<String, ConfigError> {
+    let base = base_url("K12_MODERATION_URL", value)?;
+    if base.ends_with("/moderations") {
+        Ok(base)
+    } else {
+        Ok(format!(
+            "{}/v1/moderations",
+            base.strip_suffix("/v1").unwrap_or(&base)
+        ))
     }
 }
 
@@ -256,6 +295,44 @@ mod tests {
         let anthropic = c.anthropic.unwrap();
         assert_eq!(anthropic.base_url, DEFAULT_ANTHROPIC_BASE_URL);
         assert!(!format!("{anthropic:?}").contains("sk-ant-secret"));
+    }
+
+    #[test]
+    fn moderation_from_the_environment() {
+        let t = ("K12_GATEWAY_TOKEN", "0123456789abcdef0123");
+        assert!(config(&[t]).unwrap().moderation.is_none());
+        for (url, endpoint) in [
+            (
+                "https://api.openai.com",
+                "https://api.openai.com/v1/moderations",
+            ),
+            (
+                "https://api.openai.com/v1/",
+                "https://api.openai.com/v1/moderations",
+            ),
+            (
+                "http://127.0.0.1:9/guard/moderations",
+                "http://127.0.0.1:9/guard/moderations",
+            ),
+        ] {
+            let c = config(&[
+                t,
+                ("K12_MODERATION_URL", url),
+                ("K12_MODERATION_API_KEY", "sk-mod"),
+            ])
+            .unwrap()
+            .moderation
+            .unwrap();
+            assert_eq!(c.url, endpoint);
+            assert_eq!(c.timeout, Duration::from_millis(1500));
+            assert!(!format!("{c:?}").contains("sk-mod"));
+        }
+        let bad = config(&[
+            t,
+            ("K12_MODERATION_URL", "https://m"),
+            ("K12_MODERATION_TIMEOUT_MS", "5"),
+        ]);
+        assert_eq!(bad.unwrap_err().variable, "K12_MODERATION_TIMEOUT_MS");
     }
 
     #[test]

@@ -10,7 +10,10 @@
 mod api;
 pub mod config;
 mod error;
+pub mod moderation;
 pub mod providers;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -28,6 +31,8 @@ pub struct Gateway {
     token_digest: Option<[u8; 32]>,
     providers: providers::Providers,
     pipeline: api::SharedPipeline,
+    /// The second screening stage, when `K12_MODERATION_URL` is set.
+    moderator: Option<moderation::Moderator>,
 }
 
 pub(crate) fn digest(token: &str) -> [u8; 32] {
@@ -41,6 +46,11 @@ pub fn router(config: &Config) -> Result<Router, reqwest::Error> {
         token_digest: config.token.as_ref().map(|t| digest(t.expose())),
         providers: providers::Providers::from_config(config)?,
         pipeline: safety::Pipeline::shared(),
+        moderator: config
+            .moderation
+            .as_ref()
+            .map(moderation::Moderator::new)
+            .transpose()?,
     });
     let protected = Router::new()
         .route("/v1/providers", get(api::providers))
@@ -82,6 +92,14 @@ pub fn log_providers(config: &Config) {
         }
     }
     tracing::info!(provider = "demo", "offline demo provider available");
+    if let Some(m) = &config.moderation {
+        tracing::info!(
+            url = m.url,
+            timeout_ms = m.timeout.as_millis() as u64,
+            key = if m.api_key.is_some() { "set" } else { "none" },
+            "moderation stage configured"
+        );
+    }
     if config.token.is_none() {
         tracing::warn!("K12_GATEWAY_TOKEN is not set: every caller is accepted (development only)");
     }

@@ -1,11 +1,11 @@
-//! The gateway over real HTTP on loopback, against the fake provider in `fake/`.
-
-mod fake;
+//! The gateway over real HTTP on loopback, against the fake provider of
+//! `gateway::testing` (feature `testing`).
 
 use std::time::Duration;
 
 use gateway::config::ProviderConfig;
 use gateway::providers::{SseEvent, SseParser};
+use gateway::testing as fake;
 use gateway::{Config, Secret};
 use serde_json::{json, Value};
 
@@ -36,6 +36,7 @@ async fn setup_with(max_retries: u32, openai_url: Option<String>) -> Setup {
         timeout: Duration::from_millis(1000),
         max_retries,
         max_retry_wait: Duration::from_secs(5),
+        moderation: None,
     };
     let router = gateway::router(&config).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -220,6 +220,11 @@ async fn run_with_cluster(
             alerts: platform::monitoring::notify::AlertSettings::from_vars(
                 &platform::config::ProcessEnv,
             )?,
+            // The core reaches the in-process gateway like production: over HTTP.
+            ai: platform::ai::AiConfig::new(
+                Some(&gateway_url),
+                Some(platform::config::Secret::new(gateway_token.clone())),
+            )?,
         },
         store,
     )

@@ -247,6 +247,7 @@ pub(crate) fn app_state(
                 )?,
             },
             alerts: platform::monitoring::notify::AlertSettings::from_vars(&ProcessEnv)?,
+            ai: platform::ai::AiConfig::from_config(config)?,
         },
         store,
     )

@@ -132,6 +132,7 @@ async fn dev_runs_the_product_reuses_its_data_and_stops_cleanly() {
         .unwrap()
         .contains("demo provider"));
     let mut admin_token = String::new();
+    let mut teacher_token = String::new();
     for tenant in tenants {
         let roles: Vec<&str> = tenant["logins"]
             .as_array()
@@ -154,6 +155,9 @@ async fn dev_runs_the_product_reuses_its_data_and_stops_cleanly() {
             if tenant["slug"] == "demo" && login["role"] == "admin" {
                 admin_token = b["token"].as_str().unwrap().to_string();
             }
+            if tenant["slug"] == "demo" && login["role"] == "teacher" {
+                teacher_token = b["token"].as_str().unwrap().to_string();
+            }
         }
     }
     let (s, _) = post(
@@ -163,6 +167,23 @@ async fn dev_runs_the_product_reuses_its_data_and_stops_cleanly() {
     )
     .await;
     assert_eq!(s, 200);
+    // A teacher's generate call goes through the core to the in-process gateway and its
+    // demo provider, and is recorded.
+    let res = client
+        .post(format!("{api}/api/v1/ai/generate"))
+        .bearer_auth(&teacher_token)
+        .json(&json!({"task_type": "lesson_plan", "prompt": "A lesson on fractions for grade 4"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let answer: Value = res.json().await.unwrap();
+    assert_eq!(answer["provider"], "demo", "{answer}");
+    assert!(answer["content"]
+        .as_str()
+        .unwrap()
+        .contains("demo provider"));
+    assert!(answer["invocation_id"].as_i64().is_some(), "{answer}");
     let users = client
         .get(format!("{api}/api/v1/users"))
         .bearer_auth(&admin_token)

@@ -42,6 +42,18 @@ pub enum ApiError {
     TooManyRequests { retry_after_secs: u64 },
     #[error("service unavailable")]
     Unavailable,
+    /// A refusal with its own status and code, and fields the client acts on, which the
+    /// body carries both in `details` and beside `code` (the AI routes: 403
+    /// `ai_task_disabled`, 422 `content_safety` with its `category`, 429
+    /// `ai_budget_exhausted`, 502 `ai_gateway_error`). A `retry_after_secs` field also
+    /// sets `Retry-After`.
+    #[error("{message}")]
+    Refused {
+        status: StatusCode,
+        code: &'static str,
+        message: String,
+        fields: serde_json::Map<String, Value>,
+    },
     /// A database error that is not the client's doing (classified by `From`).
     #[error(transparent)]
     Database(sqlx::Error),
@@ -67,11 +79,49 @@ impl ApiError {
         }
     }
 
+    /// A [`ApiError::Refused`] without fields (add them with [`ApiError::with`]).
+    pub fn refused(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self::Refused {
+            status,
+            code,
+            message: message.into(),
+            fields: serde_json::Map::new(),
+        }
+    }
+
+    /// Adds a field to a [`ApiError::Refused`]; other errors are returned unchanged.
+    pub fn with(mut self, key: &str, value: Value) -> Self {
+        if let Self::Refused { fields, .. } = &mut self {
+            fields.insert(key.to_owned(), value);
+        }
+        self
+    }
+
     pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
         Self::Conflict {
             code,
             message: message.into(),
         }
+    }
+
+    /// The JSON body this error answers (also sent as an SSE event by streaming routes).
+    /// Internal errors show no detail.
+    pub fn body(&self) -> Value {
+        let (_, code, details) = self.status_code_details();
+        let message = match self {
+            Self::Database(_) | Self::Internal(_) => "internal error".to_string(),
+            other => other.to_string(),
+        };
+        let mut error = serde_json::Map::new();
+        error.insert("code".into(), json!(code));
+        error.insert("message".into(), json!(message));
+        if let Self::Refused { fields, .. } = self {
+            for (k, v) in fields {
+                error.entry(k.clone()).or_insert_with(|| v.clone());
+            }
+        }
+        error.insert("details".into(), details);
+        json!({ "error": error })
     }
 
     fn status_code_details(&self) -> (StatusCode, &'static str, Value) {
@@ -115,6 +165,12 @@ impl ApiError {
                 json!({ "retry_after_secs": retry_after_secs }),
             ),
             Self::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", Value::Null),
+            Self::Refused {
+                status,
+                code,
+                fields,
+                ..
+            } => (*status, *code, Value::Object(fields.clone())),
             Self::Database(_) | Self::Internal(_) => {
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal", Value::Null)
             }
@@ -157,9 +213,17 @@ impl IntoResponse for ApiError {
             }
             other => other.to_string(),
         };
-        let mut response = error_body(status, code, &message, details);
-        if let Self::TooManyRequests { retry_after_secs } = self {
-            if let Ok(v) = retry_after_secs.to_string().parse() {
+        let retry_after = match &self {
+            Self::TooManyRequests { retry_after_secs } => Some(*retry_after_secs),
+            Self::Refused { fields, .. } => fields.get("retry_after_secs").and_then(Value::as_u64),
+            _ => None,
+        };
+        let mut response = match &self {
+            Self::Refused { .. } => (status, axum::Json(self.body())).into_response(),
+            _ => error_body(status, code, &message, details),
+        };
+        if let Some(secs) = retry_after {
+            if let Ok(v) = secs.to_string().parse() {
                 response.headers_mut().insert("retry-after", v);
             }
         }
@@ -180,6 +244,8 @@ fn unique_message(constraint: &str) -> &'static str {
         "operators_email_key" => "an operator with this email already exists",
         "tenants_slug_key" => "a tenant with this slug already exists",
         "districts_slug_key" => "a district with this slug already exists",
+        "ai_task_policies_tenant_id_task_type_key" => "a policy for this task type already exists",
+        "ai_provider_configs_tenant_id_provider_key" => "this provider is already configured",
         _ => "this record already exists",
     }
 }

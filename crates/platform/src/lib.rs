@@ -5,6 +5,7 @@
 //! each, with its `routes.rs`) → the floor ([`http`], [`auth`], [`audit`]) → [`error`],
 //! [`request`], [`db`], [`config`], [`outbound`]. See `docs/ARCHITECTURE.md` for the map.
 
+pub mod ai;
 pub mod analytics;
 pub mod app;
 pub mod assignments;

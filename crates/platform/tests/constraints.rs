@@ -68,6 +68,8 @@ fn classify(constraint: &str) -> Option<Reach> {
         "alert_configurations_system_name_key" | "alert_configurations_tenant_name_key" => {
             Reach::Api("alert rule name")
         }
+        "ai_task_policies_tenant_id_task_type_key" => Reach::Api("AI task policy"),
+        "ai_provider_configs_tenant_id_provider_key" => Reach::Api("AI provider config"),
         "backup_records_storage_key" => Reach::Never(
             "a key the backup service makes from the time and a random suffix",
         ),
@@ -131,6 +133,8 @@ const SCENARIOS: &[&str] = &[
     "standard code",
     "assignment standard link",
     "alert rule name",
+    "AI task policy",
+    "AI provider config",
 ];
 
 #[tokio::test]
@@ -265,6 +269,19 @@ async fn duplicates_through_the_api_answer_409() {
     let path = "/api/v1/operator/alert_configurations";
     assert_eq!(app.post(path, &op, rule.clone()).await.0, 201);
     let (st, body) = app.post(path, &op, rule).await;
+    assert_eq!(st, 409, "{body}");
+
+    // AI task policy: every school starts with lesson_plan
+    let path = "/api/v1/admin/ai/task_policies";
+    let (st, body) = app
+        .post(path, admin, json!({"task_type": "lesson_plan"}))
+        .await;
+    assert_eq!(st, 409, "{body}");
+    // AI provider config: one per provider
+    let path = "/api/v1/admin/ai/providers";
+    let provider = json!({"provider": "demo", "default_model": "demo"});
+    assert_eq!(app.post(path, admin, provider.clone()).await.0, 201);
+    let (st, body) = app.post(path, admin, provider).await;
     assert_eq!(st, 409, "{body}");
 }
 

@@ -633,6 +633,72 @@ fn expectations() -> BTreeMap<(&'static str, &'static str), [u16; 7]> {
             ("POST", "/api/v1/district/tenants/{slug}/imports"),
             [401, 403, 403, 403, 403, 200, 403],
         ),
+        // AI: generate for members (the task policy decides by role; no gateway is
+        // configured in the walk, so allowed callers get 503), settings for admins.
+        (
+            ("POST", "/api/v1/ai/generate"),
+            [401, 403, 503, 503, 503, 503, 403],
+        ),
+        (
+            ("POST", "/api/v1/ai/generate_stream"),
+            [401, 403, 503, 503, 503, 503, 403],
+        ),
+        (
+            ("GET", "/api/v1/admin/safety/events"),
+            [401, 403, 403, 200, 200, 403, 403],
+        ),
+        (
+            ("GET", "/api/v1/admin/safety/stats"),
+            [401, 403, 403, 200, 200, 403, 403],
+        ),
+        (
+            ("GET", "/api/v1/admin/safety/config"),
+            [401, 403, 403, 200, 200, 403, 403],
+        ),
+        (
+            ("PUT", "/api/v1/admin/safety/config"),
+            [401, 403, 403, 200, 200, 403, 403],
+        ),
+        (
+            ("GET", "/api/v1/admin/ai/providers"),
+            [401, 403, 403, 200, 200, 403, 403],
+        ),
+        (
+            ("POST", "/api/v1/admin/ai/providers"),
+            [401, 403, 403, 201, 201, 403, 403],
+        ),
+        (
+            ("GET", "/api/v1/admin/ai/providers/{id}"),
+            [401, 403, 403, 200, 404, 403, 403],
+        ),
+        (
+            ("PUT", "/api/v1/admin/ai/providers/{id}"),
+            [401, 403, 403, 200, 404, 403, 403],
+        ),
+        (
+            ("DELETE", "/api/v1/admin/ai/providers/{id}"),
+            [401, 403, 403, 204, 404, 403, 403],
+        ),
+        (
+            ("GET", "/api/v1/admin/ai/task_policies"),
+            [401, 403, 403, 200, 200, 403, 403],
+        ),
+        (
+            ("POST", "/api/v1/admin/ai/task_policies"),
+            [401, 403, 403, 201, 201, 403, 403],
+        ),
+        (
+            ("GET", "/api/v1/admin/ai/task_policies/{id}"),
+            [401, 403, 403, 200, 404, 403, 403],
+        ),
+        (
+            ("PUT", "/api/v1/admin/ai/task_policies/{id}"),
+            [401, 403, 403, 200, 404, 403, 403],
+        ),
+        (
+            ("DELETE", "/api/v1/admin/ai/task_policies/{id}"),
+            [401, 403, 403, 204, 404, 403, 403],
+        ),
     ])
 }
 
@@ -703,6 +769,18 @@ fn body(method: &str, path: &str, n: usize, s: &School) -> Option<Value> {
             json!({"schools": [walk_school(n)]})
         }
         ("PUT", "/api/v1/admin/branding") => json!({"primary_color": "#123456"}),
+        ("POST", "/api/v1/ai/generate") | ("POST", "/api/v1/ai/generate_stream") => {
+            json!({"task_type": "lesson_plan", "prompt": "A lesson on fractions for grade 4"})
+        }
+        ("PUT", "/api/v1/admin/safety/config") => json!({"level": "moderate"}),
+        ("POST", "/api/v1/admin/ai/providers") => {
+            json!({"provider": "demo", "default_model": "demo", "display_name": format!("Walk {n}")})
+        }
+        ("PUT", "/api/v1/admin/ai/providers/{id}") => json!({"status": "disabled"}),
+        ("POST", "/api/v1/admin/ai/task_policies") => {
+            json!({"task_type": format!("walk_{n}"), "allowed_roles": ["teacher"]})
+        }
+        ("PUT", "/api/v1/admin/ai/task_policies/{id}") => json!({"enabled": false}),
         (m, p) if QuizWalk::covers(p) => return QuizWalk::body(m, p, n),
         (m, _) if m == "POST" || m == "PUT" => json!({}),
         _ => return None,
@@ -948,6 +1026,31 @@ impl Targets<'_> {
                 tx.commit().await.unwrap();
                 id
             }
+            (_, p) if p.starts_with("/api/v1/admin/ai/providers/{id}") => {
+                // One configuration per provider and school: a fresh `anthropic` one.
+                let mut tx = app.tenant_tx(s.tenant_id).await;
+                sqlx::query("DELETE FROM ai_provider_configs WHERE provider = 'anthropic'")
+                    .execute(&mut *tx)
+                    .await
+                    .unwrap();
+                let (id,): (i64,) = sqlx::query_as(
+                    "INSERT INTO ai_provider_configs (tenant_id, provider, display_name, default_model)
+                     VALUES (current_tenant_id(), 'anthropic', 'Walk', 'walk-model') RETURNING id",
+                )
+                .fetch_one(&mut *tx)
+                .await
+                .unwrap();
+                tx.commit().await.unwrap();
+                id
+            }
+            (_, p) if p.starts_with("/api/v1/admin/ai/task_policies/{id}") => created(
+                app.post(
+                    "/api/v1/admin/ai/task_policies",
+                    &s.admin.token,
+                    json!({"task_type": format!("walk_target_{}", rand_suffix())}),
+                )
+                .await,
+            ),
             (_, p) if p.contains("{id}") => panic!("no walk target for {method} {p}"),
             _ => 0,
         };

@@ -33,6 +33,8 @@ pub struct ServiceConfig {
     pub monitoring: crate::monitoring::MonitoringConfig,
     /// Where alert notifications go by default (`K12_SLACK_WEBHOOK_URL`).
     pub alerts: crate::monitoring::notify::AlertSettings,
+    /// The AI gateway (`K12_GATEWAY_URL`, `K12_GATEWAY_TOKEN`); unset: AI answers 503.
+    pub ai: crate::ai::AiConfig,
 }
 
 impl ServiceConfig {
@@ -44,6 +46,7 @@ impl ServiceConfig {
             cors_origins: Vec::new(),
             monitoring: Default::default(),
             alerts: Default::default(),
+            ai: Default::default(),
         }
     }
 }

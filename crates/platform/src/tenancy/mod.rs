@@ -127,6 +127,8 @@ async fn create_tenant(
         .execute(&mut *tx)
         .await?;
     }
+    // The AI settings and default task policies (students only where the school allows).
+    crate::ai::create_defaults(&mut tx).await?;
     Ok(tx)
 }
 

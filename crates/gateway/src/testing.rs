@@ -1,5 +1,6 @@
-//! A loopback fake provider speaking the OpenAI chat-completions and Anthropic Messages
-//! wire formats, streaming (SSE) and not. The model name picks the behaviour:
+//! Test support (feature `testing`, for this crate's tests and the core's): a loopback
+//! fake provider speaking the OpenAI chat-completions and Anthropic Messages wire
+//! formats, streaming (SSE) and not. The model name picks the behaviour:
 //!
 //! * `lesson`, `phone`, `script`: an answer (the script one split inside `<script>`);
 //! * `retry`: 429 with `Retry-After: 1` on the first request, then an answer;
@@ -266,4 +267,57 @@ async fn anthropic(
         ev("message_stop", json!({"type": "message_stop"})),
     ];
     Ok(sse(counters, &model, events, tail))
+}
+
+/// The key the fake moderation endpoint expects (`Authorization: Bearer`).
+pub const MODERATION_KEY: &str = "sk-test-moderation-key-0123456789";
+
+/// A loopback OpenAI-moderation-compatible endpoint (`POST /v1/moderations`). The text
+/// picks the verdict: `FIGHTME` or `Exit ticket` (the fake provider's lesson answer) is
+/// violence, `HURTME` self-harm intent, `SLOWME` answers after 3 s; anything else is
+/// clear. It counts requests; a wrong key is a 401.
+pub struct FakeModeration {
+    pub url: String,
+    pub requests: Arc<AtomicUsize>,
+}
+
+pub async fn start_moderation() -> FakeModeration {
+    let requests = Arc::new(AtomicUsize::new(0));
+    let app = Router::new()
+        .route("/v1/moderations", post(moderations))
+        .with_state(requests.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    FakeModeration { url, requests }
+}
+
+async fn moderations(
+    State(requests): State<Arc<AtomicUsize>>,
+    headers: HeaderMap,
+    Json(req): Json<Value>,
+) -> Response {
+    requests.fetch_add(1, Ordering::SeqCst);
+    if headers.get("authorization").and_then(|v| v.to_str().ok())
+        != Some(&format!("Bearer {MODERATION_KEY}"))
+    {
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    let input = req["input"].as_str().unwrap_or_default();
+    if input.contains("SLOWME") {
+        tokio::time::sleep(Duration::from_secs(3)).await;
+    }
+    let violence = input.contains("FIGHTME") || input.contains("Exit ticket");
+    let self_harm = input.contains("HURTME");
+    let score = |b: bool| if b { 0.93 } else { 0.001 };
+    Json(json!({
+        "id": "modr-1",
+        "model": req["model"].as_str().unwrap_or("fake-moderation"),
+        "results": [{
+            "flagged": violence || self_harm,
+            "categories": {"violence": violence, "self-harm/intent": self_harm, "sexual": false},
+            "category_scores": {"violence": score(violence), "self-harm/intent": score(self_harm), "sexual": 0.001},
+        }],
+    }))
+    .into_response()
 }
