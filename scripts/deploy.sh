@@ -54,7 +54,7 @@ notify "deploy started"
 if [ -z "$binary" ]; then
   log "building the release binary"
   (cd "$repo" && cargo build --release --locked -p k12 --quiet) || fail "build"
-  binary="$repo/target/release/k12"
+  binary="${CARGO_TARGET_DIR:-$repo/target}/release/k12"
 fi
 [ -x "$binary" ] || fail "no executable binary at $binary"
 

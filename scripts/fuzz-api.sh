@@ -2,7 +2,7 @@
 # Fuzzes the running product's API with schemathesis (pinned, in its own venv): starts
 # `k12 dev` on a throwaway data directory, signs in as a tenant administrator and as an
 # operator, and fails on any 5xx or undeclared content type. K12_FUZZ_SECONDS per actor
-# (default 75). Needs the k12 binary (K12_BIN, default target/debug/k12).
+# (default 75). Needs the k12 binary (K12_BIN, default $CARGO_TARGET_DIR/debug/k12, target/ when unset).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 st_version=4.32.5
@@ -12,7 +12,7 @@ if [ ! -x "$venv/bin/st" ]; then
   python3 -m venv "$venv"
   "$venv/bin/pip" install -q "schemathesis==$st_version"
 fi
-k12="${K12_BIN:-target/debug/k12}"
+k12="${K12_BIN:-${CARGO_TARGET_DIR:-target}/debug/k12}"
 dir="$(mktemp -d /tmp/k12-fuzz.XXXXXX)"
 chmod 711 "$dir"
 # The fuzzer judges answers, not throughput: lift the request limits so it is not
