@@ -15,7 +15,7 @@ use crate::audit::{self, AuditEvent, TenantActor};
 use crate::db::TenantTx;
 use crate::error::{ApiError, ApiResult};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery, TenantScope};
-use crate::http::page::{double_option, Page, PageParams};
+use crate::http::page::{double_option, page_by_id, row_by_id, Page, PageParams};
 use crate::http::validate;
 use crate::request::RequestMeta;
 
@@ -401,11 +401,7 @@ fn check_models(models: Option<&Vec<String>>) -> ApiResult<()> {
 }
 
 async fn fetch_provider(tx: &mut TenantTx, id: i64) -> ApiResult<ProviderView> {
-    sqlx::query_as(&format!("{PROVIDER_SELECT} WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(&mut **tx)
-        .await?
-        .ok_or(ApiError::NotFound)
+    row_by_id(tx, PROVIDER_SELECT, id).await
 }
 
 /// `GET /api/v1/admin/ai/providers`
@@ -413,18 +409,10 @@ pub async fn list_providers(
     TenantScope { me: _, db }: TenantScope,
     ApiQuery(page): ApiQuery<PageParams>,
 ) -> ApiResult<Json<Page<ProviderView>>> {
-    let limit = page.limit()?;
-    let after: i64 = page.after()?.unwrap_or(0);
     let mut tx = db.begin().await?;
-    let rows: Vec<ProviderView> = sqlx::query_as(&format!(
-        "{PROVIDER_SELECT} WHERE id > $1 ORDER BY id LIMIT $2"
-    ))
-    .bind(after)
-    .bind(limit + 1)
-    .fetch_all(&mut *tx)
-    .await?;
+    let page = page_by_id(&mut tx, PROVIDER_SELECT, &page, |p: &ProviderView| p.id).await?;
     tx.commit().await?;
-    Ok(Json(Page::from_rows(rows, limit, |p| p.id)))
+    Ok(Json(page))
 }
 
 /// `GET /api/v1/admin/ai/providers/{id}`
@@ -644,11 +632,7 @@ fn valid_task_type(t: &str) -> bool {
 }
 
 async fn fetch_policy(tx: &mut TenantTx, id: i64) -> ApiResult<PolicyView> {
-    sqlx::query_as(&format!("{POLICY_SELECT} WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(&mut **tx)
-        .await?
-        .ok_or(ApiError::NotFound)
+    row_by_id(tx, POLICY_SELECT, id).await
 }
 
 /// `GET /api/v1/admin/ai/task_policies`
@@ -656,18 +640,10 @@ pub async fn list_policies(
     TenantScope { me: _, db }: TenantScope,
     ApiQuery(page): ApiQuery<PageParams>,
 ) -> ApiResult<Json<Page<PolicyView>>> {
-    let limit = page.limit()?;
-    let after: i64 = page.after()?.unwrap_or(0);
     let mut tx = db.begin().await?;
-    let rows: Vec<PolicyView> = sqlx::query_as(&format!(
-        "{POLICY_SELECT} WHERE id > $1 ORDER BY id LIMIT $2"
-    ))
-    .bind(after)
-    .bind(limit + 1)
-    .fetch_all(&mut *tx)
-    .await?;
+    let page = page_by_id(&mut tx, POLICY_SELECT, &page, |p: &PolicyView| p.id).await?;
     tx.commit().await?;
-    Ok(Json(Page::from_rows(rows, limit, |p| p.id)))
+    Ok(Json(page))
 }
 
 /// `GET /api/v1/admin/ai/task_policies/{id}`

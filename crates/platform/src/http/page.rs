@@ -96,6 +96,43 @@ impl<T> Page<T> {
     }
 }
 
+/// A page of `select` (a `SELECT ... FROM table` with no `WHERE`) in id order, after the
+/// cursor's id: the list of a resource whose rows the transaction's tenant scopes.
+pub async fn page_by_id<T>(
+    conn: &mut sqlx::PgConnection,
+    select: &str,
+    params: &PageParams,
+    id: impl Fn(&T) -> i64,
+) -> Result<Page<T>, ApiError>
+where
+    T: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> + Send + Unpin,
+{
+    let limit = params.limit()?;
+    let after: i64 = params.after()?.unwrap_or(0);
+    let rows: Vec<T> = sqlx::query_as(&format!("{select} WHERE id > $1 ORDER BY id LIMIT $2"))
+        .bind(after)
+        .bind(limit + 1)
+        .fetch_all(conn)
+        .await?;
+    Ok(Page::from_rows(rows, limit, id))
+}
+
+/// The row of `select` (as for [`page_by_id`]) with this id; 404 when there is none.
+pub async fn row_by_id<T>(
+    conn: &mut sqlx::PgConnection,
+    select: &str,
+    id: i64,
+) -> Result<T, ApiError>
+where
+    T: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> + Send + Unpin,
+{
+    sqlx::query_as(&format!("{select} WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(conn)
+        .await?
+        .ok_or(ApiError::NotFound)
+}
+
 /// The cursor of lists ordered by a nullable instant (ascending, NULLs last) then id.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TimeCursor(pub Option<chrono::DateTime<chrono::Utc>>, pub i64);

@@ -19,7 +19,7 @@ use crate::audit::{self, AuditEvent, TenantActor};
 use crate::db::TenantTx;
 use crate::error::{ApiError, ApiResult};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery, TenantScope};
-use crate::http::page::{Page, PageParams};
+use crate::http::page::{page_by_id, row_by_id, Page, PageParams};
 use crate::http::{validate, AppState};
 use crate::outbound::Outbound;
 use crate::request::RequestMeta;
@@ -128,11 +128,7 @@ fn seal(
 }
 
 async fn fetch(tx: &mut TenantTx, id: i64) -> ApiResult<IntegrationView> {
-    sqlx::query_as(&format!("{SELECT} WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(&mut **tx)
-        .await?
-        .ok_or(ApiError::NotFound)
+    row_by_id(tx, SELECT, id).await
 }
 
 /// `GET /api/v1/admin/integrations`
@@ -140,17 +136,10 @@ pub async fn list(
     TenantScope { me: _, db }: TenantScope,
     ApiQuery(page): ApiQuery<PageParams>,
 ) -> ApiResult<Json<Page<IntegrationView>>> {
-    let limit = page.limit()?;
-    let after: i64 = page.after()?.unwrap_or(0);
     let mut tx = db.begin().await?;
-    let rows: Vec<IntegrationView> =
-        sqlx::query_as(&format!("{SELECT} WHERE id > $1 ORDER BY id LIMIT $2"))
-            .bind(after)
-            .bind(limit + 1)
-            .fetch_all(&mut *tx)
-            .await?;
+    let page = page_by_id(&mut tx, SELECT, &page, |i: &IntegrationView| i.id).await?;
     tx.commit().await?;
-    Ok(Json(Page::from_rows(rows, limit, |i| i.id)))
+    Ok(Json(page))
 }
 
 /// `GET /api/v1/admin/integrations/{id}`

@@ -15,7 +15,7 @@ use crate::audit::{self, AuditEvent, TenantActor};
 use crate::db::TenantTx;
 use crate::error::{ApiError, ApiResult};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery, TenantScope};
-use crate::http::page::{Page, PageParams};
+use crate::http::page::{page_by_id, row_by_id, Page, PageParams};
 use crate::http::AppState;
 use crate::outbound::{random_bytes, Outbound};
 use crate::request::RequestMeta;
@@ -97,11 +97,7 @@ fn events(events: Vec<String>) -> ApiResult<Vec<String>> {
 }
 
 async fn fetch(tx: &mut TenantTx, id: i64) -> ApiResult<EndpointView> {
-    sqlx::query_as(&format!("{ENDPOINT_SELECT} WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(&mut **tx)
-        .await?
-        .ok_or(ApiError::NotFound)
+    row_by_id(tx, ENDPOINT_SELECT, id).await
 }
 
 /// `GET /api/v1/admin/webhook_endpoints`
@@ -109,18 +105,10 @@ pub async fn list(
     TenantScope { me: _, db }: TenantScope,
     ApiQuery(page): ApiQuery<PageParams>,
 ) -> ApiResult<Json<Page<EndpointView>>> {
-    let limit = page.limit()?;
-    let after: i64 = page.after()?.unwrap_or(0);
     let mut tx = db.begin().await?;
-    let rows: Vec<EndpointView> = sqlx::query_as(&format!(
-        "{ENDPOINT_SELECT} WHERE id > $1 ORDER BY id LIMIT $2"
-    ))
-    .bind(after)
-    .bind(limit + 1)
-    .fetch_all(&mut *tx)
-    .await?;
+    let page = page_by_id(&mut tx, ENDPOINT_SELECT, &page, |e: &EndpointView| e.id).await?;
     tx.commit().await?;
-    Ok(Json(Page::from_rows(rows, limit, |e| e.id)))
+    Ok(Json(page))
 }
 
 /// `GET /api/v1/admin/webhook_endpoints/{id}`
