@@ -43,3 +43,6 @@ if [ ${#need[@]} -gt 0 ] && [[ " ${need[*]} " == *" pgbouncer "* ]]; then
   "${sudo_cmd[@]}" service pgbouncer stop >/dev/null 2>&1 || true
   command -v systemctl >/dev/null && "${sudo_cmd[@]}" systemctl disable pgbouncer >/dev/null 2>&1 || true
 fi
+# The feature-flag test reads flags with the official OpenFeature Python SDK and OFREP
+# provider (pinned in scripts/ofrep-venv.sh; the test also creates the venv on demand).
+bash "$(dirname "$0")/ofrep-venv.sh" >/dev/null

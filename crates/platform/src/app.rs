@@ -42,6 +42,7 @@ pub fn register(api: &mut Api) {
     crate::analytics::routes::register(api);
     crate::dbinsight::routes::register(api);
     crate::deploy::routes::register(api);
+    crate::flags::routes::register(api);
 }
 
 /// Request ids: a per-process random prefix and a counter; an incoming `x-request-id`

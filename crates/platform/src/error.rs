@@ -42,6 +42,15 @@ pub enum ApiError {
     TooManyRequests { retry_after_secs: u64 },
     #[error("service unavailable")]
     Unavailable,
+    /// An OpenFeature remote-evaluation error (`flags::ofrep`): the protocol's body
+    /// `{"key", "errorCode", "errorDetails"}`, with the usual `error` object beside it.
+    #[error("{details}")]
+    Ofrep {
+        status: StatusCode,
+        key: Option<String>,
+        code: &'static str,
+        details: String,
+    },
     /// A database error that is not the client's doing (classified by `From`).
     #[error(transparent)]
     Database(sqlx::Error),
@@ -115,6 +124,7 @@ impl ApiError {
                 json!({ "retry_after_secs": retry_after_secs }),
             ),
             Self::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", Value::Null),
+            Self::Ofrep { status, .. } => (*status, "ofrep_error", Value::Null),
             Self::Database(_) | Self::Internal(_) => {
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal", Value::Null)
             }
@@ -144,6 +154,27 @@ impl IntoResponse for ApiError {
                 .headers_mut()
                 .insert("retry-after", axum::http::HeaderValue::from_static("1"));
             return response;
+        }
+        if let Self::Ofrep {
+            status,
+            key,
+            code,
+            details,
+        } = &self
+        {
+            let mut body = json!({
+                "errorCode": code,
+                "errorDetails": details,
+                "error": {
+                    "code": code.to_ascii_lowercase(),
+                    "message": details,
+                    "details": Value::Null,
+                },
+            });
+            if let Some(key) = key {
+                body["key"] = json!(key);
+            }
+            return (*status, axum::Json(body)).into_response();
         }
         let (status, code, details) = self.status_code_details();
         let message = match &self {

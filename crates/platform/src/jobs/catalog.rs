@@ -5,6 +5,7 @@ use super::kinds::{CleanupExpired, Probe};
 use super::{Registry, Schedule};
 use crate::analytics::RefreshAnalytics;
 use crate::backups::{BackupRetention, BackupSchedule, BackupVerification, DatabaseBackup};
+use crate::flags::schedule::ApplyFlagSchedules;
 use crate::monitoring::evaluate::{alert_cron, EvaluateAlerts};
 use crate::monitoring::notify::DeliverNotification;
 use crate::webhooks::DeliverWebhook;
@@ -20,7 +21,8 @@ pub fn registry() -> Registry {
         .register::<DeliverNotification>()
         .register::<DatabaseBackup>()
         .register::<BackupVerification>()
-        .register::<BackupRetention>();
+        .register::<BackupRetention>()
+        .register::<ApplyFlagSchedules>();
     r
 }
 
@@ -47,6 +49,10 @@ pub fn schedules() -> Vec<Schedule> {
         }),
         // Alert rules against the health report (K12_ALERT_CRON, read once at start-up).
         Schedule::new("evaluate-alerts", alert_cron(), |_| EvaluateAlerts {}),
+        // Scheduled feature-flag changes whose time has come, every minute.
+        Schedule::new("feature-flag-schedules", "* * * * *", |_| {
+            ApplyFlagSchedules {}
+        }),
     ]
 }
 
