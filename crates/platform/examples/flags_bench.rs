@@ -11,6 +11,7 @@
 //! * in-process: N (default 200,000) `FlagCache::is_enabled` calls from the cached
 //!   snapshot, each timed alone (so the figure includes `Instant::now()` itself), over
 //!   every tenant and every known key, override, rollout and default alike;
+//! * baseline: N / 100 sequential `GET /api/v1/me` (the same session check, no flags);
 //! * OFREP: N / 100 sequential `POST /ofrep/v1/evaluate/flags/{key}` on one keep-alive
 //!   connection (session check, cached evaluation, JSON), and N / 400 bulk evaluations.
 //!
@@ -104,6 +105,9 @@ async fn main() {
     let ctx = json!({"context": {"targetingKey": tenant.to_string()}}).to_string();
     let client = reqwest::Client::new();
     for (label, count, path) in [
+        // The baseline: an authenticated request of the same API (session check, one
+        // small query), without flags.
+        ("baseline GET /me", (n / 100).max(100), "/api/v1/me"),
         (
             "OFREP one flag",
             (n / 100).max(100),
@@ -119,8 +123,12 @@ async fn main() {
         let mut samples = Vec::with_capacity(count);
         for i in 0..count + 50 {
             let start = Instant::now();
-            let res = client
-                .post(&url)
+            let req = if path == "/api/v1/me" {
+                client.get(&url)
+            } else {
+                client.post(&url)
+            };
+            let res = req
                 .bearer_auth(&user.token)
                 .header("content-type", "application/json")
                 .body(ctx.clone())
