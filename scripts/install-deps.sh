@@ -51,3 +51,6 @@ if [ ${#need[@]} -gt 0 ] && [[ " ${need[*]} " == *" nginx-light "* ]]; then
   "${sudo_cmd[@]}" service nginx stop >/dev/null 2>&1 || true
   if command -v systemctl >/dev/null; then "${sudo_cmd[@]}" systemctl disable nginx >/dev/null 2>&1 || true; fi
 fi
+# The feature-flag test reads flags with the official OpenFeature Python SDK and OFREP
+# provider (pinned in scripts/ofrep-venv.sh; the test also creates the venv on demand).
+bash "$(dirname "$0")/ofrep-venv.sh" >/dev/null

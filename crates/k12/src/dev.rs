@@ -229,6 +229,10 @@ async fn run_with_cluster(
         store,
     )
     .with_limiter(limiter);
+    let _flag_listener = app_state.flags.spawn_listener(
+        app_state.db.clone(),
+        platform::config::Secret::new(app_url.clone()),
+    );
     let worker = crate::worker::spawn_in_dev(app_state.clone(), backups)?;
     let metrics_listener = tokio::net::TcpListener::bind(args.metrics_listen)
         .await

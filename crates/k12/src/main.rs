@@ -261,6 +261,11 @@ async fn serve() -> anyhow::Result<()> {
     // Checked at start so a bad value stops the process, not the first verdict.
     platform::deploy::runway(&ProcessEnv)?;
     let state = app_state(&config)?;
+    // Feature flags: one LISTEN connection reloads this process's snapshot on change.
+    let _flag_listener = state.flags.spawn_listener(
+        state.db.clone(),
+        platform::flags::listen_url(&config.database).clone(),
+    );
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| anyhow::anyhow!("K12_LISTEN: cannot listen on {}: {e}", config.listen))?;

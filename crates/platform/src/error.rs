@@ -54,6 +54,15 @@ pub enum ApiError {
         message: String,
         fields: serde_json::Map<String, Value>,
     },
+    /// An OpenFeature remote-evaluation error (`flags::ofrep`): the protocol's body
+    /// `{"key", "errorCode", "errorDetails"}`, with the usual `error` object beside it.
+    #[error("{details}")]
+    Ofrep {
+        status: StatusCode,
+        key: Option<String>,
+        code: &'static str,
+        details: String,
+    },
     /// A database error that is not the client's doing (classified by `From`).
     #[error(transparent)]
     Database(sqlx::Error),
@@ -171,6 +180,7 @@ impl ApiError {
                 fields,
                 ..
             } => (*status, *code, Value::Object(fields.clone())),
+            Self::Ofrep { status, .. } => (*status, "ofrep_error", Value::Null),
             Self::Database(_) | Self::Internal(_) => {
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal", Value::Null)
             }
@@ -200,6 +210,27 @@ impl IntoResponse for ApiError {
                 .headers_mut()
                 .insert("retry-after", axum::http::HeaderValue::from_static("1"));
             return response;
+        }
+        if let Self::Ofrep {
+            status,
+            key,
+            code,
+            details,
+        } = &self
+        {
+            let mut body = json!({
+                "errorCode": code,
+                "errorDetails": details,
+                "error": {
+                    "code": code.to_ascii_lowercase(),
+                    "message": details,
+                    "details": Value::Null,
+                },
+            });
+            if let Some(key) = key {
+                body["key"] = json!(key);
+            }
+            return (*status, axum::Json(body)).into_response();
         }
         let (status, code, details) = self.status_code_details();
         let message = match &self {

@@ -21,6 +21,7 @@ pub mod dbinsight;
 pub mod deploy;
 pub mod discussions;
 pub mod error;
+pub mod flags;
 pub mod http;
 pub mod identity;
 pub mod imports;

@@ -76,6 +76,9 @@ fn classify(constraint: &str) -> Option<Reach> {
         "db_extension_status_name_key" => {
             Reach::Never("written once, by the migration that records the extension")
         }
+        "feature_flags_global_key_key" | "feature_flags_tenant_key_key" => Reach::Never(
+            "every write of a flag row is an upsert ON CONFLICT on this very index",
+        ),
         _ => return None,
     })
 }

@@ -483,6 +483,7 @@ async fn operator_api_lists_shows_retries_deletes_and_runs_schedules() {
             "cleanup-expired",
             "database-backup",
             "evaluate-alerts",
+            "feature-flag-schedules",
             "fleet-probe",
             "refresh-analytics"
         ]

@@ -26,8 +26,14 @@ const SYSTEM_TABLES: &[&str] = &[
 ];
 
 /// Tenant tables whose `tenant_id` may be NULL: the NULL rows are system-wide (alert
-/// rules and their events) and visible only in the system context (`system_policy`).
-const NULLABLE_TENANT_TABLES: &[&str] = &["alert_configurations", "alert_events"];
+/// rules and their events, global feature flags and their schedules) and writable only
+/// in the system context (`system_policy`); tenants read global flags, never write them.
+const NULLABLE_TENANT_TABLES: &[&str] = &[
+    "alert_configurations",
+    "alert_events",
+    "feature_flags",
+    "feature_flag_schedules",
+];
 
 #[tokio::test]
 async fn every_tenant_table_forces_rls_with_the_isolation_policy() {

@@ -699,6 +699,40 @@ fn expectations() -> BTreeMap<(&'static str, &'static str), [u16; 7]> {
             ("DELETE", "/api/v1/admin/ai/task_policies/{id}"),
             [401, 403, 403, 204, 404, 403, 403],
         ),
+        // Feature flags: overrides for tenant admins, globals for operators, OFREP for any
+        // tenant user whose targetingKey is their own tenant (the body names alpha's).
+        (
+            ("GET", "/api/v1/admin/feature_flags"),
+            [401, 403, 403, 200, 200, 403, 403],
+        ),
+        (
+            ("PUT", "/api/v1/admin/feature_flags/{key}"),
+            [401, 403, 403, 200, 200, 403, 403],
+        ),
+        (
+            ("DELETE", "/api/v1/admin/feature_flags/{key}"),
+            [401, 403, 403, 200, 200, 403, 403],
+        ),
+        (
+            ("GET", "/api/v1/operator/feature_flags"),
+            [401, 403, 403, 403, 403, 403, 200],
+        ),
+        (
+            ("PUT", "/api/v1/operator/feature_flags/{key}"),
+            [401, 403, 403, 403, 403, 403, 200],
+        ),
+        (
+            ("DELETE", "/api/v1/operator/feature_flags/{key}"),
+            [401, 403, 403, 403, 403, 403, 200],
+        ),
+        (
+            ("POST", "/ofrep/v1/evaluate/flags/{key}"),
+            [401, 200, 200, 200, 400, 400, 403],
+        ),
+        (
+            ("POST", "/ofrep/v1/evaluate/flags"),
+            [401, 200, 200, 200, 400, 400, 403],
+        ),
     ])
 }
 
@@ -781,6 +815,13 @@ fn body(method: &str, path: &str, n: usize, s: &School) -> Option<Value> {
             json!({"task_type": format!("walk_{n}"), "allowed_roles": ["teacher"]})
         }
         ("PUT", "/api/v1/admin/ai/task_policies/{id}") => json!({"enabled": false}),
+        ("PUT", "/api/v1/admin/feature_flags/{key}") => json!({"enabled": n.is_multiple_of(2)}),
+        ("PUT", "/api/v1/operator/feature_flags/{key}") => {
+            json!({"enabled": true, "percentage": n % 101})
+        }
+        ("POST", "/ofrep/v1/evaluate/flags/{key}") | ("POST", "/ofrep/v1/evaluate/flags") => {
+            json!({"context": {"targetingKey": s.tenant_id.to_string()}})
+        }
         (m, p) if QuizWalk::covers(p) => return QuizWalk::body(m, p, n),
         (m, _) if m == "POST" || m == "PUT" => json!({}),
         _ => return None,
@@ -1057,6 +1098,7 @@ impl Targets<'_> {
         path.replace("{id}", &id.to_string())
             .replace("{name}", "cleanup-expired")
             .replace("{slug}", "alpha")
+            .replace("{key}", "portfolio_enabled")
     }
 }
 

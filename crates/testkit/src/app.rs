@@ -109,12 +109,17 @@ pub struct TestApp {
     /// The Prometheus listener of this app (`GET {metrics_url}`).
     pub metrics_url: String,
     metrics_server: tokio::task::JoinHandle<()>,
+    /// The feature-flag cache's LISTEN task (as `k12 serve` runs it).
+    flag_listener: tokio::task::JoinHandle<()>,
+    /// The app's state (its feature-flag cache, its pool).
+    pub state: platform::http::AppState,
 }
 
 impl Drop for TestApp {
     fn drop(&mut self) {
         self.server.abort();
         self.metrics_server.abort();
+        self.flag_listener.abort();
         if let Some(dir) = &self.store_dir {
             let _ = std::fs::remove_dir_all(dir);
         }
@@ -198,8 +203,12 @@ impl TestApp {
         let limiter = RateLimiter::from_config(limits, redis_url).expect("rate limiter");
         let state = platform::http::AppState::new(db.db.clone(), config, store.clone())
             .with_limiter(limiter);
+        let flag_listener = state.flags.spawn_listener(
+            state.db.clone(),
+            platform::config::Secret::new(db.app_url()),
+        );
         let metrics_router = platform::monitoring::exposition::router(state.clone());
-        let router = platform::app::router(state);
+        let router = platform::app::router(state.clone());
         let metrics_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
@@ -230,6 +239,8 @@ impl TestApp {
             server,
             metrics_url,
             metrics_server,
+            flag_listener,
+            state,
         }
     }
 

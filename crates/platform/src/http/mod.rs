@@ -62,6 +62,9 @@ pub struct AppState {
     pub store: storage::Store,
     /// This process's request metrics (health report and `/metrics`).
     pub metrics: crate::monitoring::Metrics,
+    /// This process's feature-flag snapshot (`flags::cache`); start its listener with
+    /// [`crate::flags::FlagCache::spawn_listener`].
+    pub flags: crate::flags::FlagCache,
     openapi: Arc<OnceLock<Value>>,
 }
 
@@ -75,6 +78,7 @@ impl AppState {
             config: Arc::new(config),
             store,
             metrics: crate::monitoring::Metrics::new(),
+            flags: crate::flags::FlagCache::default(),
             openapi: Arc::new(OnceLock::new()),
         }
     }

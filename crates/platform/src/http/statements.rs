@@ -91,3 +91,18 @@ pub async fn count(State(env): State<Environment>, req: Request, next: Next) -> 
     }
     response
 }
+
+/// Runs `f` and counts the SQL statements it issued (0 when no statement counter is
+/// installed as a tracing layer: install [`layer`] first, as the test harness does).
+pub fn count_sync<R>(f: impl FnOnce() -> R) -> (R, u64) {
+    let stats = Arc::new(DbStats::default());
+    let out = REQUEST_DB.sync_scope(stats.clone(), f);
+    (out, stats.statements())
+}
+
+/// Awaits `fut` and counts the SQL statements it issued (see [`count_sync`]).
+pub async fn count_async<F: std::future::Future>(fut: F) -> (F::Output, u64) {
+    let stats = Arc::new(DbStats::default());
+    let out = REQUEST_DB.scope(stats.clone(), fut).await;
+    (out, stats.statements())
+}

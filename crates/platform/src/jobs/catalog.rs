@@ -6,6 +6,7 @@ use super::{Registry, Schedule};
 use crate::analytics::RefreshAnalytics;
 use crate::backups::{BackupRetention, BackupSchedule, BackupVerification, DatabaseBackup};
 use crate::imports::ImportFile;
+use crate::flags::schedule::ApplyFlagSchedules;
 use crate::monitoring::evaluate::{alert_cron, EvaluateAlerts};
 use crate::monitoring::notify::DeliverNotification;
 use crate::monitoring::uptime::{uptime_cron, CheckUptime};
@@ -24,7 +25,8 @@ pub fn registry() -> Registry {
         .register::<DatabaseBackup>()
         .register::<BackupVerification>()
         .register::<BackupRetention>()
-        .register::<ImportFile>();
+        .register::<ImportFile>()
+        .register::<ApplyFlagSchedules>();
     r
 }
 
@@ -53,6 +55,10 @@ pub fn schedules() -> Vec<Schedule> {
         Schedule::new("evaluate-alerts", alert_cron(), |_| EvaluateAlerts {}),
         // The uptime monitor (K12_UPTIME_CRON, default every 2 minutes).
         Schedule::new("check-uptime", uptime_cron(), |_| CheckUptime {}),
+        // Scheduled feature-flag changes whose time has come, every minute.
+        Schedule::new("feature-flag-schedules", "* * * * *", |_| {
+            ApplyFlagSchedules {}
+        }),
     ]
 }
 
