@@ -850,6 +850,11 @@ impl Job for ImportFile {
         let outcome = self.process(db, tenant, &kind, dry_run, &file).await;
         let (state, report) = match &outcome {
             Ok(report) => ("completed", serde_json::to_value(report)?),
+            // The tenant admin reads this: database and internal errors are logged, not shown.
+            Err(e @ (ApiError::Database(_) | ApiError::Internal(_))) => {
+                tracing::error!(import_id = self.import_id, error = %e, "import failed");
+                ("failed", json!({"error": "internal error"}))
+            }
             Err(e) => ("failed", json!({"error": e.to_string()})),
         };
         let mut tx = db.tenant(tenant).await?;
