@@ -428,3 +428,58 @@ async fn broken_archives_are_refused_before_anything_is_written() {
     assert_eq!(st, 400);
     assert_eq!(counts(&app, s.tenant_id).await, before);
 }
+
+#[tokio::test]
+async fn a_large_archive_runs_as_a_job() {
+    let app = TestApp::spawn().await;
+    let s = School::build(&app, "alpha").await;
+    let users = platform::imports::sync_rows() + 10;
+    let mut csv = String::from(
+        "sourcedId,enabledUser,orgSourcedIds,role,username,givenName,familyName,email\n",
+    );
+    for i in 0..users {
+        csv.push_str(&format!(
+            "u{i},true,org-1,student,kid{i},Kid,{i},kid{i}@or.test\n"
+        ));
+    }
+    let m = manifest(&[("orgs", "bulk"), ("users", "bulk")]);
+    let body = archive(&[
+        ("manifest.csv", &m),
+        ("orgs.csv", "sourcedId,name,type\norg-1,North High,school\n"),
+        ("users.csv", &csv),
+    ]);
+    let (st, q) = oneroster(&app, &s.admin.token, "", body).await;
+    assert_eq!(st, 202, "{q}");
+    let id = q["id"].as_i64().unwrap();
+    assert_eq!(q["rows_total"].as_u64(), Some(users as u64 + 1));
+
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let config = platform::jobs::WorkerConfig {
+        poll_interval: std::time::Duration::from_millis(20),
+        run_schedules: false,
+        ..platform::jobs::WorkerConfig::default()
+    };
+    let worker = tokio::spawn(
+        platform::jobs::Worker::new(app.pool().clone(), config).run(async {
+            let _ = stopped.await;
+        }),
+    );
+    let mut view = Value::Null;
+    for _ in 0..3000 {
+        let (_, v) = app
+            .get(&format!("/api/v1/admin/imports/{id}"), &s.admin.token)
+            .await;
+        view = v;
+        if view["state"] == "completed" || view["state"] == "failed" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let _ = stop.send(());
+    worker.await.unwrap().unwrap();
+    assert_eq!(view["state"], "completed", "{view}");
+    assert_eq!(view["type"], "oneroster");
+    assert_eq!(view["rows_processed"].as_u64(), Some(users as u64 + 1));
+    assert_eq!(view["report"]["created"].as_u64(), Some(users as u64 + 1));
+    assert_eq!(view["errors_so_far"], 0);
+}
