@@ -750,16 +750,6 @@ async fn class(
         return Ok(Ok(Outcome::Updated));
     }
     if let Some(id) = existing {
-        let n = sqlx::query(
-            "UPDATE sections SET name = $2, term_id = $3
-              WHERE id = $1 AND (name, term_id) IS DISTINCT FROM ($2, $3)",
-        )
-        .bind(id)
-        .bind(&title)
-        .bind(term)
-        .execute(&mut **tx)
-        .await?
-        .rows_affected();
         let moved: Option<i64> =
             sqlx::query_scalar("SELECT course_id FROM sections WHERE id = $1 AND course_id <> $2")
                 .bind(id)
@@ -772,6 +762,16 @@ async fn class(
                 "a class cannot move to another course".into(),
             )));
         }
+        let n = sqlx::query(
+            "UPDATE sections SET name = $2, term_id = $3
+              WHERE id = $1 AND (name, term_id) IS DISTINCT FROM ($2, $3)",
+        )
+        .bind(id)
+        .bind(&title)
+        .bind(term)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
         return Ok(Ok(if n > 0 {
             Outcome::Updated
         } else {
