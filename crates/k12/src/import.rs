@@ -1,5 +1,6 @@
-//! `k12 import`: a roster CSV into one tenant from the command line, through the same
-//! code as `POST /api/v1/admin/imports` (whatever the size: no job). Progress on a
+//! `k12 import`: a roster CSV or a OneRoster 1.1 archive (`--type oneroster FILE.zip`)
+//! into one tenant from the command line, through the same code as
+//! `POST /api/v1/admin/imports` (whatever the size: no job). Progress on a
 //! terminal only; the report on stdout (`--json`: one JSON object).
 
 use std::io::IsTerminal;
@@ -17,13 +18,13 @@ pub struct ImportArgs {
     /// The tenant's slug.
     #[arg(long)]
     tenant: String,
-    /// users, courses or enrollments.
+    /// users, courses, enrollments or oneroster.
     #[arg(long = "type", value_name = "TYPE")]
     kind: String,
     /// Validate and report without writing.
     #[arg(long)]
     dry_run: bool,
-    /// The CSV file.
+    /// The CSV file (a zip for oneroster).
     file: PathBuf,
     /// Print the report as one JSON object.
     #[arg(long)]
@@ -32,12 +33,24 @@ pub struct ImportArgs {
     db: DbArgs,
 }
 
+/// A file that passed the checks made before anything is written.
+enum Prepared<'a> {
+    Csv(imports::Prepared<'a>),
+    OneRoster(imports::oneroster::Archive),
+}
+
 pub async fn run(args: ImportArgs) -> anyhow::Result<()> {
-    let kind =
-        ImportKind::parse(&args.kind).context("--type must be users, courses or enrollments")?;
     let bytes =
         std::fs::read(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
-    let prepared = imports::prepare(kind, &bytes).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let prepared = if args.kind == "oneroster" {
+        Prepared::OneRoster(
+            imports::oneroster::prepare(&bytes).map_err(|e| anyhow::anyhow!("{e}"))?,
+        )
+    } else {
+        let kind = ImportKind::parse(&args.kind)
+            .context("--type must be users, courses, enrollments or oneroster")?;
+        Prepared::Csv(imports::prepare(kind, &bytes).map_err(|e| anyhow::anyhow!("{e}"))?)
+    };
     let connected = args.db.connect().await?;
     let db = &connected.db;
     let mut sys = db.system().await?;
@@ -47,6 +60,23 @@ pub async fn run(args: ImportArgs) -> anyhow::Result<()> {
     sys.commit().await?;
     let terminal = std::io::stderr().is_terminal();
     let started = std::time::Instant::now();
+    let prepared = match prepared {
+        Prepared::Csv(p) => p,
+        Prepared::OneRoster(archive) => {
+            // One transaction for the whole archive: no progress to show.
+            let outcome = imports::import_oneroster_now(
+                db,
+                tenant,
+                &archive,
+                args.dry_run,
+                ImportActor::Cli,
+                &RequestMeta::default(),
+            )
+            .await;
+            connected.finish()?;
+            return print(outcome, args.json);
+        }
+    };
     let outcome = imports::import_now(
         db,
         tenant,
@@ -71,8 +101,16 @@ pub async fn run(args: ImportArgs) -> anyhow::Result<()> {
         eprintln!();
     }
     connected.finish()?;
+    print(outcome, args.json)
+}
+
+/// The report on stdout.
+fn print(
+    outcome: Result<imports::ImportReport, platform::error::ApiError>,
+    json: bool,
+) -> anyhow::Result<()> {
     let report = outcome.map_err(|e| anyhow::anyhow!("import failed: {e}"))?;
-    if args.json {
+    if json {
         println!("{}", serde_json::to_string(&report)?);
     } else {
         let verb = if report.dry_run { "would be " } else { "" };

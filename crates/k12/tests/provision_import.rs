@@ -99,3 +99,69 @@ async fn provision_then_import_a_roster_twice() {
     assert!(!unknown.status.success());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn import_a_oneroster_archive_twice() {
+    use std::io::Write;
+    let db = testkit::TestDb::new().await;
+    json(&k12(
+        &db,
+        &[
+            "provision",
+            "--name",
+            "Oak High",
+            "--subdomain",
+            "oak",
+            "--admin-email",
+            "head@oak.example.org",
+            "--json",
+        ],
+    ));
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for (name, content) in [
+        (
+            "manifest.csv",
+            "propertyName,value\nmanifest.version,1.0\noneroster.version,1.1\nfile.orgs,bulk\nfile.users,bulk\n",
+        ),
+        ("orgs.csv", "sourcedId,name,type\norg-1,Oak High,school\n"),
+        (
+            "users.csv",
+            "sourcedId,enabledUser,orgSourcedIds,role,username,givenName,familyName,email\n\
+             t1,true,org-1,teacher,tia,Tia,One,tia@oak.test\n\
+             s1,true,org-9,student,sol,Sol,One,sol@oak.test\n",
+        ),
+    ] {
+        w.start_file(name, zip::write::SimpleFileOptions::default())
+            .unwrap();
+        w.write_all(content.as_bytes()).unwrap();
+    }
+    let bytes = w.finish().unwrap().into_inner();
+    let dir = std::env::temp_dir().join(format!("k12-oneroster-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("roster.zip");
+    std::fs::write(&file, bytes).unwrap();
+    let file = file.to_str().unwrap();
+    let args = [
+        "import",
+        "--tenant",
+        "oak",
+        "--type",
+        "oneroster",
+        file,
+        "--json",
+    ];
+    let first = json(&k12(&db, &args));
+    assert_eq!(
+        (first["created"].as_u64(), first["errors_total"].as_u64()),
+        (Some(2), Some(1)),
+        "{first}"
+    );
+    assert_eq!(first["errors"][0]["column"], "orgSourcedIds");
+    let again = json(&k12(&db, &args));
+    assert_eq!(
+        (again["created"].as_u64(), again["skipped"].as_u64()),
+        (Some(0), Some(2)),
+        "{again}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -509,6 +509,35 @@ const ARCHIVES: &[&str] = &[
 /// lying header is caught with bounded memory and time. Answers the Office kind
 /// (`[Content_Types].xml` plus `word/`, `xl/` or `ppt/`).
 pub fn inspect_zip<R: Read + Seek>(reader: R, limits: ZipLimits) -> Result<Kind, Refusal> {
+    let archive = check_zip(reader, limits)?;
+    let (mut content_types, mut word, mut xl, mut ppt) = (false, false, false, false);
+    for name in archive.file_names().flatten() {
+        content_types |= name == "[Content_Types].xml";
+        word |= name.starts_with("word/");
+        xl |= name.starts_with("xl/");
+        ppt |= name.starts_with("ppt/");
+    }
+    if !content_types {
+        return Err(Refusal::Type(
+            "a zip file that is not an Office document is not accepted".into(),
+        ));
+    }
+    match (word, xl, ppt) {
+        (true, false, false) => Ok(Kind::Docx),
+        (false, true, false) => Ok(Kind::Xlsx),
+        (false, false, true) => Ok(Kind::Pptx),
+        _ => Err(Refusal::Type(
+            "an Office container that is not one Word, Excel or PowerPoint document".into(),
+        )),
+    }
+}
+
+/// The container checks of [`inspect_zip`] without the Office part: answers the archive
+/// once every entry passed (OneRoster imports read their CSV files from it).
+pub fn check_zip<R: Read + Seek>(
+    reader: R,
+    limits: ZipLimits,
+) -> Result<zip::ZipArchive<R>, Refusal> {
     let bad = |m: String| Refusal::Invalid(format!("the archive is refused: {m}"));
     let mut archive =
         zip::ZipArchive::new(reader).map_err(|e| bad(format!("not a readable zip ({e})")))?;
@@ -520,7 +549,6 @@ pub fn inspect_zip<R: Read + Seek>(reader: R, limits: ZipLimits) -> Result<Kind,
         )));
     }
     let mut declared_total: u64 = 0;
-    let (mut content_types, mut word, mut xl, mut ppt) = (false, false, false, false);
     for i in 0..archive.len() {
         let entry = archive
             .by_index_raw(i)
@@ -559,10 +587,6 @@ pub fn inspect_zip<R: Read + Seek>(reader: R, limits: ZipLimits) -> Result<Kind,
                 limits.max_ratio
             )));
         }
-        content_types |= name == "[Content_Types].xml";
-        word |= name.starts_with("word/");
-        xl |= name.starts_with("xl/");
-        ppt |= name.starts_with("ppt/");
     }
     // Decompress every entry through a cap: the declared size may lie.
     let mut remaining = limits.max_total_uncompressed;
@@ -599,19 +623,7 @@ pub fn inspect_zip<R: Read + Seek>(reader: R, limits: ZipLimits) -> Result<Kind,
         }
         remaining -= read;
     }
-    if !content_types {
-        return Err(Refusal::Type(
-            "a zip file that is not an Office document is not accepted".into(),
-        ));
-    }
-    match (word, xl, ppt) {
-        (true, false, false) => Ok(Kind::Docx),
-        (false, true, false) => Ok(Kind::Xlsx),
-        (false, false, true) => Ok(Kind::Pptx),
-        _ => Err(Refusal::Type(
-            "an Office container that is not one Word, Excel or PowerPoint document".into(),
-        )),
-    }
+    Ok(archive)
 }
 
 /// Checks that a whole text file is UTF-8 without NUL bytes (streamed: `carry` holds an

@@ -15,6 +15,7 @@
 //! kept in the `imports` row and run by the [`ImportFile`] job, which commits a chunk at
 //! a time and records its progress.
 
+pub mod oneroster;
 pub mod routes;
 
 use std::time::Duration;
@@ -621,7 +622,7 @@ pub async fn import_now(
 /// The query of the import routes.
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct ImportParams {
-    /// `users`, `courses` or `enrollments`.
+    /// `users`, `courses`, `enrollments` (`text/csv`) or `oneroster` (`application/zip`).
     #[serde(rename = "type")]
     pub kind: Option<String>,
     /// `true` validates and reports without writing.
@@ -635,7 +636,7 @@ impl ImportParams {
             .as_deref()
             .and_then(ImportKind::parse)
             .ok_or_else(|| {
-                ApiError::BadRequest("type must be users, courses or enrollments".into())
+                ApiError::BadRequest("type must be users, courses, enrollments or oneroster".into())
             })?;
         let dry_run = match self.dry_run.as_deref() {
             None | Some("false") | Some("0") => false,
@@ -672,48 +673,84 @@ pub struct ImportView {
     pub finished_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
-fn check_content_type(headers: &HeaderMap) -> ApiResult<()> {
+fn check_content_type(headers: &HeaderMap, expected: &str) -> ApiResult<()> {
     let essence = headers
         .get(axum::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(';').next())
         .map(str::trim)
         .unwrap_or_default();
-    if essence.eq_ignore_ascii_case("text/csv") {
+    if essence.eq_ignore_ascii_case(expected) {
         Ok(())
     } else {
-        Err(ApiError::UnsupportedMediaType(
-            "expected Content-Type: text/csv".into(),
-        ))
+        Err(ApiError::UnsupportedMediaType(format!(
+            "expected Content-Type: {expected}"
+        )))
     }
 }
 
-/// The import of every route: checks, then in the request or as a job.
-async fn import(
+/// `?type=oneroster`: the dry_run flag of the query.
+fn oneroster_dry_run(params: &ImportParams) -> ApiResult<bool> {
+    match params.dry_run.as_deref() {
+        None | Some("false") | Some("0") => Ok(false),
+        Some("true") | Some("1") => Ok(true),
+        Some(_) => Err(ApiError::BadRequest("dry_run must be true or false".into())),
+    }
+}
+
+/// Imports a OneRoster archive now and records it in the tenant's audit trail (the
+/// request path for small archives, and `k12 import --type oneroster`).
+pub async fn import_oneroster_now(
+    db: &Db,
+    tenant: TenantId,
+    archive: &oneroster::Archive,
+    dry_run: bool,
+    by: ImportActor,
+    meta: &RequestMeta,
+) -> ApiResult<ImportReport> {
+    let report = oneroster::run(db, tenant, archive, dry_run).await?;
+    record(
+        db,
+        tenant,
+        by,
+        meta,
+        "import.completed",
+        json!({"type": "oneroster", "dry_run": dry_run, "rows": report.rows,
+               "created": report.created, "updated": report.updated,
+               "skipped": report.skipped, "errors": report.errors_total}),
+    )
+    .await?;
+    Ok(report)
+}
+
+/// A file to queue: its type, dry-run flag, bytes and data rows.
+struct Upload<'a> {
+    kind: &'a str,
+    dry_run: bool,
+    body: &'a Bytes,
+    rows: usize,
+}
+
+/// Queues an import as a job (202): the file waits in its `imports` row.
+async fn queue(
     db: &Db,
     tenant: TenantId,
     by: ImportActor,
     meta: &RequestMeta,
-    params: &ImportParams,
-    headers: &HeaderMap,
-    body: &Bytes,
+    upload: Upload<'_>,
 ) -> ApiResult<Response> {
-    let (kind, dry_run) = params.parse()?;
-    check_content_type(headers)?;
-    let prepared = prepare(kind, body)?;
-    let rows = count_rows(body, sync_rows());
-    if rows <= sync_rows() {
-        let report = import_now(db, tenant, prepared, dry_run, by, meta, |_| {}).await?;
-        return Ok(Json(report).into_response());
-    }
-    // Every row this time: the count the progress is measured against.
-    let rows = count_rows(body, usize::MAX - 1);
+    let Upload {
+        kind,
+        dry_run,
+        body,
+        rows,
+    } = upload;
     let mut tx = db.tenant(tenant).await?;
     let (id,): (i64,) = sqlx::query_as(
         "INSERT INTO imports (tenant_id, kind, dry_run, file, created_by, rows_total)
          VALUES (current_tenant_id(), $1, $2, $3, $4, $5) RETURNING id",
     )
-    .bind(kind.as_str())
+    .bind(kind)
     .bind(dry_run)
     .bind(body.as_ref())
     .bind(by.user())
@@ -736,7 +773,7 @@ async fn import(
         meta,
         AuditEvent::new("import.queued")
             .on("import", id)
-            .with(json!({"type": kind.as_str(), "dry_run": dry_run, "by": who})),
+            .with(json!({"type": kind, "dry_run": dry_run, "by": who})),
     )
     .await?;
     tx.commit().await?;
@@ -749,6 +786,52 @@ async fn import(
         }),
     )
         .into_response())
+}
+
+/// The import of every route: checks, then in the request or as a job.
+async fn import(
+    db: &Db,
+    tenant: TenantId,
+    by: ImportActor,
+    meta: &RequestMeta,
+    params: &ImportParams,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> ApiResult<Response> {
+    if params.kind.as_deref() == Some("oneroster") {
+        let dry_run = oneroster_dry_run(params)?;
+        check_content_type(headers, "application/zip")?;
+        let archive = oneroster::prepare(body)?;
+        let rows = archive.rows();
+        if rows <= sync_rows() {
+            let report = import_oneroster_now(db, tenant, &archive, dry_run, by, meta).await?;
+            return Ok(Json(report).into_response());
+        }
+        let upload = Upload {
+            kind: "oneroster",
+            dry_run,
+            body,
+            rows,
+        };
+        return queue(db, tenant, by, meta, upload).await;
+    }
+    let (kind, dry_run) = params.parse()?;
+    check_content_type(headers, "text/csv")?;
+    let prepared = prepare(kind, body)?;
+    let rows = count_rows(body, sync_rows());
+    if rows <= sync_rows() {
+        let report = import_now(db, tenant, prepared, dry_run, by, meta, |_| {}).await?;
+        return Ok(Json(report).into_response());
+    }
+    // Every row this time: the count the progress is measured against.
+    let rows = count_rows(body, usize::MAX - 1);
+    let upload = Upload {
+        kind: kind.as_str(),
+        dry_run,
+        body,
+        rows,
+    };
+    queue(db, tenant, by, meta, upload).await
 }
 
 /// `POST /api/v1/admin/imports`
@@ -850,6 +933,11 @@ impl Job for ImportFile {
         let outcome = self.process(db, tenant, &kind, dry_run, &file).await;
         let (state, report) = match &outcome {
             Ok(report) => ("completed", serde_json::to_value(report)?),
+            // The tenant admin reads this: database and internal errors are logged, not shown.
+            Err(e @ (ApiError::Database(_) | ApiError::Internal(_))) => {
+                tracing::error!(import_id = self.import_id, error = %e, "import failed");
+                ("failed", json!({"error": "internal error"}))
+            }
             Err(e) => ("failed", json!({"error": e.to_string()})),
         };
         let mut tx = db.tenant(tenant).await?;
@@ -892,6 +980,20 @@ impl ImportFile {
         dry_run: bool,
         file: &[u8],
     ) -> ApiResult<ImportReport> {
+        if kind == "oneroster" {
+            // One transaction for the whole archive: the progress is all or nothing.
+            let archive = oneroster::prepare(file)?;
+            let report = oneroster::run(db, tenant, &archive, dry_run).await?;
+            let mut tx = db.tenant(tenant).await?;
+            sqlx::query("UPDATE imports SET rows_processed = $2, errors_so_far = $3 WHERE id = $1")
+                .bind(self.import_id)
+                .bind(i32::try_from(report.rows).unwrap_or(i32::MAX))
+                .bind(i32::try_from(report.errors_total).unwrap_or(i32::MAX))
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            return Ok(report);
+        }
         let kind =
             ImportKind::parse(kind).ok_or_else(|| ApiError::BadRequest("unknown type".into()))?;
         let mut importer = Importer::new(prepare(kind, file)?, dry_run);

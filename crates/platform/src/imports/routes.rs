@@ -7,7 +7,8 @@ use super::{ImportParams, ImportReport, ImportView, MAX_FILE_BYTES};
 use crate::auth::permission::{perm, Access};
 use crate::http::api::{Api, Operation as Op};
 
-const SUMMARY: &str = "Import a CSV of users, courses or enrollments (text/csv); \
+const SUMMARY: &str = "Import a CSV of users, courses or enrollments (text/csv), or a \
+                       OneRoster 1.1 CSV archive (type=oneroster, application/zip); \
                        200 with the report, or 202 with an import id for large files";
 
 /// Registers the import routes.
