@@ -15,22 +15,8 @@ port="${1:?usage: smtp-sink.sh PORT MAILDIR}"
 maildir="${2:?usage: smtp-sink.sh PORT MAILDIR}"
 venv="${K12_SMTP_VENV:-/tmp/k12-smtp-venv}"
 
-# The marker is written only after a complete install, so an interrupted install or a
-# change of the pinned version rebuilds the venv; the lock lets parallel tests share it.
-ready="$venv/.k12-aiosmtpd-$AIOSMTPD_VERSION"
-if [ ! -f "$ready" ]; then
-    mkdir -p "$(dirname "$venv")"
-    exec 9>"$venv.lock"
-    flock 9
-    if [ ! -f "$ready" ]; then
-        echo "creating aiosmtpd venv at $venv" >&2
-        rm -rf "$venv"
-        python3 -m venv "$venv" >&2
-        "$venv/bin/pip" install --quiet --disable-pip-version-check "aiosmtpd==$AIOSMTPD_VERSION" >&2
-        touch "$ready"
-    fi
-    flock -u 9
-    exec 9>&-
-fi
+# shellcheck source=scripts/pyvenv.sh
+source "$(dirname "$0")/pyvenv.sh"
+k12_venv "$venv" "aiosmtpd-$AIOSMTPD_VERSION" "aiosmtpd==$AIOSMTPD_VERSION"
 
 exec "$venv/bin/python" "$(dirname "$0")/smtp-sink.py" "$port" "$maildir"

@@ -18,23 +18,9 @@ port="${1:?usage: start-moto.sh PORT [PIDFILE]}"
 venv="${K12_MOTO_VENV:-/tmp/k12-moto-venv}"
 pidfile="${2:-$venv/moto-$port.pid}"
 
-# The marker is written only after a complete install, so an interrupted install or a
-# change of the pinned version rebuilds the venv.
-ready="$venv/.k12-moto-$MOTO_VERSION"
-if [ ! -f "$ready" ]; then
-    # A lock so that several test processes starting at once build the venv only once.
-    mkdir -p "$(dirname "$venv")"
-    exec 9>"$venv.lock"
-    flock 9
-    if [ ! -f "$ready" ]; then
-        echo "creating moto venv at $venv" >&2
-        rm -rf "$venv"
-        python3 -m venv "$venv" >&2
-        "$venv/bin/pip" install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION" >&2
-        touch "$ready"
-    fi
-    flock -u 9
-fi
+# shellcheck source=scripts/pyvenv.sh
+source "$(dirname "$0")/pyvenv.sh"
+k12_venv "$venv" "moto-$MOTO_VERSION" "moto[server]==$MOTO_VERSION"
 
 log="$venv/moto-$port.log"
 "$venv/bin/moto_server" -H 127.0.0.1 -p "$port" >"$log" 2>&1 &
