@@ -127,11 +127,17 @@ impl Cluster {
     /// `primary_port`: `pg_basebackup -R` streams a copy as `superuser` and writes the
     /// recovery settings, so [`Cluster::start`] starts it replaying the primary's WAL.
     /// The password reaches pg_basebackup through its environment, never its argv.
+    /// The standby streams through the new physical replication slot `slot`, so the
+    /// primary keeps every WAL segment until the standby has it, however busy the primary
+    /// is between the copy and the standby's start; drop the slot
+    /// (`pg_drop_replication_slot`) once the standby is gone, or the primary keeps WAL
+    /// for it forever.
     pub fn standby_of(
         primary_port: u16,
         data_dir: &Path,
         superuser: &str,
         password: &str,
+        slot: &str,
     ) -> anyhow::Result<Self> {
         use std::os::unix::fs::PermissionsExt;
         let bin = pg_bin_dir()?;
@@ -160,7 +166,16 @@ impl Cluster {
             ])
             .arg("-D")
             .arg(&cluster.data_dir)
-            .args(["-R", "-X", "stream", "--checkpoint=fast", "--no-sync"])
+            .args([
+                "-R",
+                "-X",
+                "stream",
+                "--checkpoint=fast",
+                "--no-sync",
+                "-C",
+                "-S",
+                slot,
+            ])
             .env("PGPASSWORD", password)
             .output()
             .context("running pg_basebackup")?;

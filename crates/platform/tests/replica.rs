@@ -44,13 +44,15 @@ async fn refreshed_at(base: &str, token: &str) -> DateTime<Utc> {
     serde_json::from_value(body["refreshed_at"].clone()).unwrap()
 }
 
-/// Waits until the standby has replayed everything the primary has committed so far.
+/// Waits until the standby has replayed everything the primary has committed so far
+/// (the whole shared test cluster's WAL, which a loaded machine replays slowly: up to
+/// three minutes).
 async fn caught_up(primary: &mut PgConnection, standby: &mut PgConnection) {
     let (lsn,): (String,) = sqlx::query_as("SELECT pg_current_wal_lsn()::text")
         .fetch_one(&mut *primary)
         .await
         .unwrap();
-    for _ in 0..600 {
+    for _ in 0..3600 {
         let (done,): (bool,) = sqlx::query_as("SELECT pg_last_wal_replay_lsn() >= $1::pg_lsn")
             .bind(&lsn)
             .fetch_one(&mut *standby)
@@ -61,7 +63,13 @@ async fn caught_up(primary: &mut PgConnection, standby: &mut PgConnection) {
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    panic!("the standby did not replay up to {lsn}");
+    let (replayed, receiver): (Option<String>, Option<String>) = sqlx::query_as(
+        "SELECT pg_last_wal_replay_lsn()::text, (SELECT status FROM pg_stat_wal_receiver)",
+    )
+    .fetch_one(&mut *standby)
+    .await
+    .unwrap();
+    panic!("the standby did not replay up to {lsn} in 3 minutes: at {replayed:?}, WAL receiver {receiver:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -223,28 +223,45 @@ impl Drop for TestDb {
 pub struct Standby {
     cluster: pgcluster::Cluster,
     dir: std::path::PathBuf,
+    primary_port: u16,
+    slot: String,
 }
 
 impl Standby {
     /// Copies the running test cluster with `pg_basebackup -R` and starts the copy.
     /// Everything committed before the call (the caller's test database too) is on it.
+    /// It streams through a replication slot of its own (dropped with it), so the WAL
+    /// the other tests write meanwhile waits for it on the shared cluster.
     pub fn start() -> Self {
         let shared = shared();
-        let dir = std::env::temp_dir().join(format!(
-            "k12-standby-{}-{}",
+        let id = format!(
+            "{}_{}",
             std::process::id(),
             platform::auth::token::random_password().to_lowercase()
-        ));
+        );
+        let slot: String = format!("k12_standby_{id}")
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+            .take(63)
+            .collect();
+        let dir = std::env::temp_dir().join(format!("k12-standby-{id}"));
         std::fs::create_dir_all(&dir).expect("standby directory");
-        let mut cluster = pgcluster::Cluster::standby_of(
+        let cluster = pgcluster::Cluster::standby_of(
             shared.port,
             &dir.join("data"),
             "postgres",
             SUPERUSER_PASSWORD,
+            &slot,
         )
         .expect("pg_basebackup from the test cluster");
-        cluster.start(0).expect("starting the standby");
-        Self { cluster, dir }
+        let mut standby = Self {
+            cluster,
+            dir,
+            primary_port: shared.port,
+            slot,
+        };
+        standby.cluster.start(0).expect("starting the standby");
+        standby
     }
 
     /// `db`'s service-role URL, on the standby (what `DATABASE_REPLICA_URL` would be).
@@ -267,5 +284,34 @@ impl Drop for Standby {
     fn drop(&mut self) {
         let _ = self.cluster.stop();
         let _ = std::fs::remove_dir_all(&self.dir);
+        // The slot would keep the shared cluster's WAL for the rest of the run.
+        let dropped = pgcluster::pg_bin_dir().and_then(|bin| {
+            Ok(std::process::Command::new(bin.join("psql"))
+                .args([
+                    "-X",
+                    "-q",
+                    "-h",
+                    "127.0.0.1",
+                    "-U",
+                    "postgres",
+                    "-d",
+                    "postgres",
+                ])
+                .args(["-p", &self.primary_port.to_string()])
+                .arg("-c")
+                .arg(format!("SELECT pg_drop_replication_slot('{}')", self.slot))
+                .env("PGPASSWORD", SUPERUSER_PASSWORD)
+                .stdin(std::process::Stdio::null())
+                .output()?)
+        });
+        match dropped {
+            Ok(out) if out.status.success() => {}
+            Ok(out) => eprintln!(
+                "dropping replication slot {}: {}",
+                self.slot,
+                String::from_utf8_lossy(&out.stderr).trim()
+            ),
+            Err(e) => eprintln!("dropping replication slot {}: {e:#}", self.slot),
+        }
     }
 }

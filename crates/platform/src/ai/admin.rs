@@ -14,8 +14,9 @@ use super::{ACTIONS, CATEGORIES, LEVELS, ROLES};
 use crate::audit::{self, AuditEvent, TenantActor};
 use crate::db::TenantTx;
 use crate::error::{ApiError, ApiResult};
+use crate::http::crud::{delete_by_id, list_by_id, show_by_id};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery, TenantScope};
-use crate::http::page::{double_option, page_by_id, row_by_id, Page, PageParams};
+use crate::http::page::{double_option, row_by_id, Page, PageParams};
 use crate::http::validate;
 use crate::request::RequestMeta;
 
@@ -409,10 +410,7 @@ pub async fn list_providers(
     TenantScope { me: _, db }: TenantScope,
     ApiQuery(page): ApiQuery<PageParams>,
 ) -> ApiResult<Json<Page<ProviderView>>> {
-    let mut tx = db.begin().await?;
-    let page = page_by_id(&mut tx, PROVIDER_SELECT, &page, |p: &ProviderView| p.id).await?;
-    tx.commit().await?;
-    Ok(Json(page))
+    list_by_id(&db, PROVIDER_SELECT, &page, |p: &ProviderView| p.id).await
 }
 
 /// `GET /api/v1/admin/ai/providers/{id}`
@@ -420,10 +418,7 @@ pub async fn show_provider(
     TenantScope { me: _, db }: TenantScope,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<ProviderView>> {
-    let mut tx = db.begin().await?;
-    let view = fetch_provider(&mut tx, id).await?;
-    tx.commit().await?;
-    Ok(Json(view))
+    show_by_id(&db, PROVIDER_SELECT, id).await
 }
 
 /// `POST /api/v1/admin/ai/providers`
@@ -515,27 +510,19 @@ pub async fn update_provider(
 
 /// `DELETE /api/v1/admin/ai/providers/{id}`
 pub async fn delete_provider(
-    TenantScope { me, db }: TenantScope,
+    scope: TenantScope,
     meta: RequestMeta,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<StatusCode> {
-    let mut tx = db.begin().await?;
-    let gone = sqlx::query("DELETE FROM ai_provider_configs WHERE id = $1")
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-    if gone.rows_affected() == 0 {
-        return Err(ApiError::NotFound);
-    }
-    audit::record_tenant(
-        &mut tx,
-        TenantActor::User(me.user_id),
+    delete_by_id(
+        scope,
         &meta,
-        AuditEvent::new("ai.provider.deleted").on("ai_provider_config", id),
+        "ai_provider_configs",
+        id,
+        "ai.provider.deleted",
+        "ai_provider_config",
     )
-    .await?;
-    tx.commit().await?;
-    Ok(StatusCode::NO_CONTENT)
+    .await
 }
 
 // ---------------------------------------------------------------- task policies
@@ -640,10 +627,7 @@ pub async fn list_policies(
     TenantScope { me: _, db }: TenantScope,
     ApiQuery(page): ApiQuery<PageParams>,
 ) -> ApiResult<Json<Page<PolicyView>>> {
-    let mut tx = db.begin().await?;
-    let page = page_by_id(&mut tx, POLICY_SELECT, &page, |p: &PolicyView| p.id).await?;
-    tx.commit().await?;
-    Ok(Json(page))
+    list_by_id(&db, POLICY_SELECT, &page, |p: &PolicyView| p.id).await
 }
 
 /// `GET /api/v1/admin/ai/task_policies/{id}`
@@ -651,10 +635,7 @@ pub async fn show_policy(
     TenantScope { me: _, db }: TenantScope,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<PolicyView>> {
-    let mut tx = db.begin().await?;
-    let view = fetch_policy(&mut tx, id).await?;
-    tx.commit().await?;
-    Ok(Json(view))
+    show_by_id(&db, POLICY_SELECT, id).await
 }
 
 /// `POST /api/v1/admin/ai/task_policies`
@@ -766,27 +747,19 @@ pub async fn update_policy(
 
 /// `DELETE /api/v1/admin/ai/task_policies/{id}`
 pub async fn delete_policy(
-    TenantScope { me, db }: TenantScope,
+    scope: TenantScope,
     meta: RequestMeta,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<StatusCode> {
-    let mut tx = db.begin().await?;
-    let gone = sqlx::query("DELETE FROM ai_task_policies WHERE id = $1")
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-    if gone.rows_affected() == 0 {
-        return Err(ApiError::NotFound);
-    }
-    audit::record_tenant(
-        &mut tx,
-        TenantActor::User(me.user_id),
+    delete_by_id(
+        scope,
         &meta,
-        AuditEvent::new("ai.task_policy.deleted").on("ai_task_policy", id),
+        "ai_task_policies",
+        id,
+        "ai.task_policy.deleted",
+        "ai_task_policy",
     )
-    .await?;
-    tx.commit().await?;
-    Ok(StatusCode::NO_CONTENT)
+    .await
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 //! feature; the router is assembled above it, in `app.rs`.
 
 pub mod api;
+pub mod crud;
 pub mod extract;
 pub mod page;
 pub mod security;

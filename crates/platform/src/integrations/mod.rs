@@ -18,8 +18,9 @@ use serde_json::{json, Map, Value};
 use crate::audit::{self, AuditEvent, TenantActor};
 use crate::db::TenantTx;
 use crate::error::{ApiError, ApiResult};
+use crate::http::crud::{delete_by_id, list_by_id, show_by_id};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery, TenantScope};
-use crate::http::page::{page_by_id, row_by_id, Page, PageParams};
+use crate::http::page::{row_by_id, Page, PageParams};
 use crate::http::{validate, AppState};
 use crate::outbound::Outbound;
 use crate::request::RequestMeta;
@@ -136,10 +137,7 @@ pub async fn list(
     TenantScope { me: _, db }: TenantScope,
     ApiQuery(page): ApiQuery<PageParams>,
 ) -> ApiResult<Json<Page<IntegrationView>>> {
-    let mut tx = db.begin().await?;
-    let page = page_by_id(&mut tx, SELECT, &page, |i: &IntegrationView| i.id).await?;
-    tx.commit().await?;
-    Ok(Json(page))
+    list_by_id(&db, SELECT, &page, |i: &IntegrationView| i.id).await
 }
 
 /// `GET /api/v1/admin/integrations/{id}`
@@ -147,10 +145,7 @@ pub async fn show(
     TenantScope { me: _, db }: TenantScope,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<IntegrationView>> {
-    let mut tx = db.begin().await?;
-    let view = fetch(&mut tx, id).await?;
-    tx.commit().await?;
-    Ok(Json(view))
+    show_by_id(&db, SELECT, id).await
 }
 
 /// `POST /api/v1/admin/integrations`
@@ -257,27 +252,19 @@ pub async fn update(
 
 /// `DELETE /api/v1/admin/integrations/{id}`
 pub async fn delete(
-    TenantScope { me, db }: TenantScope,
+    scope: TenantScope,
     meta: RequestMeta,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<StatusCode> {
-    let mut tx = db.begin().await?;
-    let gone = sqlx::query("DELETE FROM integration_configs WHERE id = $1")
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-    if gone.rows_affected() == 0 {
-        return Err(ApiError::NotFound);
-    }
-    audit::record_tenant(
-        &mut tx,
-        TenantActor::User(me.user_id),
+    delete_by_id(
+        scope,
         &meta,
-        AuditEvent::new("integration.deleted").on("integration", id),
+        "integration_configs",
+        id,
+        "integration.deleted",
+        "integration",
     )
-    .await?;
-    tx.commit().await?;
-    Ok(StatusCode::NO_CONTENT)
+    .await
 }
 
 #[cfg(test)]

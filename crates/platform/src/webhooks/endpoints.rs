@@ -14,8 +14,9 @@ use super::{EVENTS, SECRET_PURPOSE};
 use crate::audit::{self, AuditEvent, TenantActor};
 use crate::db::TenantTx;
 use crate::error::{ApiError, ApiResult};
+use crate::http::crud::{delete_by_id, list_by_id, show_by_id};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery, TenantScope};
-use crate::http::page::{page_by_id, row_by_id, Page, PageParams};
+use crate::http::page::{row_by_id, Page, PageParams};
 use crate::http::AppState;
 use crate::outbound::{random_bytes, Outbound};
 use crate::request::RequestMeta;
@@ -105,10 +106,7 @@ pub async fn list(
     TenantScope { me: _, db }: TenantScope,
     ApiQuery(page): ApiQuery<PageParams>,
 ) -> ApiResult<Json<Page<EndpointView>>> {
-    let mut tx = db.begin().await?;
-    let page = page_by_id(&mut tx, ENDPOINT_SELECT, &page, |e: &EndpointView| e.id).await?;
-    tx.commit().await?;
-    Ok(Json(page))
+    list_by_id(&db, ENDPOINT_SELECT, &page, |e: &EndpointView| e.id).await
 }
 
 /// `GET /api/v1/admin/webhook_endpoints/{id}`
@@ -116,10 +114,7 @@ pub async fn show(
     TenantScope { me: _, db }: TenantScope,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<EndpointView>> {
-    let mut tx = db.begin().await?;
-    let endpoint = fetch(&mut tx, id).await?;
-    tx.commit().await?;
-    Ok(Json(endpoint))
+    show_by_id(&db, ENDPOINT_SELECT, id).await
 }
 
 /// `POST /api/v1/admin/webhook_endpoints`
@@ -210,27 +205,19 @@ pub async fn update(
 
 /// `DELETE /api/v1/admin/webhook_endpoints/{id}` (its deliveries go with it).
 pub async fn delete(
-    TenantScope { me, db }: TenantScope,
+    scope: TenantScope,
     meta: RequestMeta,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<StatusCode> {
-    let mut tx = db.begin().await?;
-    let gone = sqlx::query("DELETE FROM webhook_endpoints WHERE id = $1")
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-    if gone.rows_affected() == 0 {
-        return Err(ApiError::NotFound);
-    }
-    audit::record_tenant(
-        &mut tx,
-        TenantActor::User(me.user_id),
+    delete_by_id(
+        scope,
         &meta,
-        AuditEvent::new("webhook_endpoint.deleted").on("webhook_endpoint", id),
+        "webhook_endpoints",
+        id,
+        "webhook_endpoint.deleted",
+        "webhook_endpoint",
     )
-    .await?;
-    tx.commit().await?;
-    Ok(StatusCode::NO_CONTENT)
+    .await
 }
 
 /// The outcome of a test ping.
