@@ -219,7 +219,7 @@ pub async fn run(command: BackupCommand) -> anyhow::Result<()> {
                 with_progress(backups.clone(), "verify", async |b| b.verify(id).await).await;
             conn.finish()?;
             if let Err(e) = swept {
-                eprintln!("warning: sweeping leftover verification databases: {e:#}");
+                eprintln!("warning: sweeping what a crash left behind: {e:#}");
             }
             let record = match result {
                 Ok(r) => r,

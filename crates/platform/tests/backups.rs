@@ -882,3 +882,56 @@ async fn encrypted_backups_round_trip_and_a_wrong_or_missing_key_fails_clearly()
         .await
         .is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_backup_whose_process_stopped_is_failed_by_the_next_sweep() {
+    let app = TestApp::spawn().await;
+    let b = backups(&app, None);
+    // Two records as a killed process leaves them: one whose heartbeat stopped twenty
+    // minutes ago (with the object it had begun), one still beating.
+    let mut tx = app.pool().system().await.unwrap();
+    let stale: i64 = sqlx::query_scalar(
+        "INSERT INTO backup_records (storage_key, created_at, updated_at)
+         VALUES ('backups/stale.dump', now() - interval '2 hours', now() - interval '20 minutes')
+         RETURNING id",
+    )
+    .fetch_one(&mut *tx)
+    .await
+    .unwrap();
+    let alive: i64 = sqlx::query_scalar(
+        "INSERT INTO backup_records (storage_key, updated_at)
+         VALUES ('backups/alive.dump', now() - interval '1 minute') RETURNING id",
+    )
+    .fetch_one(&mut *tx)
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    app.store
+        .put_bytes(
+            "backups/stale.dump",
+            bytes::Bytes::from_static(b"half a dump"),
+        )
+        .await
+        .unwrap();
+
+    let swept = b.sweep().await.unwrap();
+    assert!(
+        swept.iter().any(|s| s.contains("backups/stale.dump")),
+        "{swept:?}"
+    );
+    let r = b.get(stale).await.unwrap();
+    assert_eq!(r.status, "failed");
+    let error = r.error_message.unwrap();
+    assert!(
+        error.starts_with("abandoned: no progress since "),
+        "{error}"
+    );
+    assert!(r.duration_seconds.unwrap() > 5000.0);
+    assert!(app.store.head("backups/stale.dump").await.is_err());
+    assert_eq!(b.get(alive).await.unwrap().status, "in_progress");
+
+    // The next backup sweeps too, and runs normally.
+    let fresh = b.create().await.unwrap();
+    assert_eq!(fresh.status, "completed", "{:?}", fresh.error_message);
+    assert_eq!(b.get(alive).await.unwrap().status, "in_progress");
+}

@@ -17,6 +17,9 @@ impl Backups {
     /// (and no object left in the store). `Err` only when not even a record could be made.
     pub async fn create(&self) -> Result<BackupRecord, BackupError> {
         let started = Instant::now();
+        if let Err(e) = self.sweep().await {
+            tracing::warn!(error = %e, "sweeping abandoned backups");
+        }
         let record = records::start(&self.db, Utc::now(), self.store.location()).await?;
         let key = record.storage_key.clone();
         tracing::info!(id = record.id, key = %key, "backup started");
@@ -30,7 +33,24 @@ impl Backups {
             })),
             "k12_version": env!("CARGO_PKG_VERSION"),
         });
+        // The record stays visibly alive while the dump runs; a record whose heartbeat
+        // stops (this process killed) is failed by the next sweep.
+        let heartbeat = {
+            let db = self.db.clone();
+            let id = record.id;
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(super::HEARTBEAT);
+                tick.tick().await;
+                loop {
+                    tick.tick().await;
+                    if let Err(e) = records::heartbeat(&db, id).await {
+                        tracing::warn!(id, error = %e, "backup heartbeat");
+                    }
+                }
+            })
+        };
         let outcome = self.dump(&key, &mut meta).await;
+        heartbeat.abort();
         let seconds = started.elapsed().as_secs_f64();
         match outcome {
             Ok(put) => {

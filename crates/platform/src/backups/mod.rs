@@ -203,6 +203,11 @@ impl From<sqlx::Error> for BackupError {
     }
 }
 
+/// How often the process taking a backup marks its record alive.
+pub const HEARTBEAT: std::time::Duration = std::time::Duration::from_secs(30);
+/// An `in_progress` record with no heartbeat for this long was abandoned.
+pub const STALE: std::time::Duration = std::time::Duration::from_secs(600);
+
 /// The records, through the service role's system transactions.
 pub mod records {
     use super::*;
@@ -307,6 +312,43 @@ pub mod records {
         .bind(seconds)
         .bind(metadata)
         .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(r)
+    }
+
+    /// Marks `in_progress` alive: the process taking the backup calls it while the dump
+    /// runs (see [`HEARTBEAT`]).
+    pub async fn heartbeat(db: &Db, id: i64) -> sqlx::Result<()> {
+        let mut tx = db.system().await?;
+        sqlx::query(
+            "UPDATE backup_records SET updated_at = now() WHERE id = $1 AND status = 'in_progress'",
+        )
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await
+    }
+
+    /// Fails the `in_progress` records with no heartbeat for `stale`: the process taking
+    /// them stopped (killed, crashed, host lost) and nothing else would ever end them.
+    pub async fn abandon_stale(
+        db: &Db,
+        stale: std::time::Duration,
+    ) -> sqlx::Result<Vec<BackupRecord>> {
+        let mut tx = db.system().await?;
+        let r = sqlx::query_as(&format!(
+            "UPDATE backup_records
+                SET status = 'failed',
+                    error_message = 'abandoned: no progress since '
+                        || to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')
+                        || '; the process taking this backup stopped before it finished',
+                    duration_seconds = extract(epoch FROM updated_at - created_at)
+              WHERE status = 'in_progress' AND updated_at < now() - make_interval(secs => $1)
+              RETURNING {COLUMNS}"
+        ))
+        .bind(stale.as_secs_f64())
+        .fetch_all(&mut *tx)
         .await?;
         tx.commit().await?;
         Ok(r)
@@ -448,14 +490,28 @@ impl Backups {
         Ok(records::list(&self.db, limit).await?)
     }
 
-    /// Drops `k12_verify_*` databases a crash left behind (older than ten minutes and
-    /// unused); run at start-up by the worker and by `k12 backup verify`.
+    /// Cleans up after a crash: drops `k12_verify_*` databases left behind (older than
+    /// ten minutes and unused) and fails the backups whose taker stopped
+    /// ([`records::abandon_stale`], removing any object they left). Run at start-up by
+    /// the worker, by `k12 backup verify`, and before every new backup.
     pub async fn sweep(&self) -> Result<Vec<String>, BackupError> {
-        let mut conn = self.config.admin.connect().await?;
-        let dropped = pg::sweep_verify_databases(&mut conn, 600).await?;
-        for name in &dropped {
-            tracing::warn!(database = %name, "dropped a verification database left behind");
+        let mut swept = Vec::new();
+        for record in records::abandon_stale(&self.db, STALE).await? {
+            tracing::warn!(
+                id = record.id,
+                key = %record.storage_key,
+                "failed a backup abandoned by a process that stopped"
+            );
+            if let Err(e) = self.store.delete(&record.storage_key).await {
+                tracing::warn!(key = %record.storage_key, error = %e, "sweep: object left in place");
+            }
+            swept.push(format!("backup {} ({})", record.id, record.storage_key));
         }
-        Ok(dropped)
+        let mut conn = self.config.admin.connect().await?;
+        for name in pg::sweep_verify_databases(&mut conn, 600).await? {
+            tracing::warn!(database = %name, "dropped a verification database left behind");
+            swept.push(format!("database {name}"));
+        }
+        Ok(swept)
     }
 }

@@ -258,7 +258,8 @@ impl Worker {
     }
 
     /// Gives jobs the backup service (backup, verification and retention jobs need it;
-    /// without it they fail). The worker sweeps leftover verification databases at start.
+    /// without it they fail). The worker sweeps what a crash left behind at start
+    /// (verification databases, abandoned backups).
     pub fn with_backups(mut self, backups: crate::backups::Backups) -> Self {
         self.backups = Some(backups);
         self
@@ -295,10 +296,10 @@ impl Worker {
             backups,
         } = self;
         if let Some(b) = backups.clone() {
-            // Verification databases a crash left behind.
+            // Verification databases and backups a crash left behind.
             tokio::spawn(async move {
                 if let Err(e) = b.sweep().await {
-                    tracing::warn!(error = %e, "sweeping leftover verification databases");
+                    tracing::warn!(error = %e, "sweeping what a crash left behind");
                 }
             });
         }
