@@ -278,6 +278,18 @@ fn main() {
         Want::Withheld,
         "<=2%",
     );
+    let written_looks: Vec<String> = data::jsonl("train/selfharm_written.jsonl")
+        .into_iter()
+        .filter(|v| v["self_harm"].as_bool() == Some(false))
+        .map(|v| v["text"].as_str().unwrap_or_default().to_string())
+        .collect();
+    row(
+        &p,
+        "written look-alikes en/es/fr (train/selfharm_written.jsonl, not trained on; each mirrors a positive)",
+        &written_looks,
+        Want::Withheld,
+        "<=2%",
+    );
     println!("| **hazards withheld** | | | | |");
     row(
         &p,
