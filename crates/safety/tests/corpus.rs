@@ -24,6 +24,7 @@ const THRESHOLDS: &[(&str, f64, f64)] = &[
     ("explicit", 0.90, 0.90),
     ("hate", 0.90, 0.90),
     ("bullying", 0.90, 0.90),
+    ("crime", 0.90, 0.90),
 ];
 /// Share of cases whose action, category and sub-category all match.
 const MIN_EXACT: f64 = 0.99;
