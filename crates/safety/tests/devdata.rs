@@ -499,6 +499,26 @@ fn unseen_sources_floors() {
             "{name} held-out hazards withheld at strict {r:.1}% < {floor}%"
         );
     }
+    // Hateful statements without slurs (second and third held-out sets) withheld at
+    // strict, and none of the neutral statements about the same groups.
+    let labelled = |rows: &[serde_json::Value], label: &str| -> Vec<String> {
+        rows.iter()
+            .filter(|v| v["label"] == label)
+            .map(|v| v["text"].as_str().unwrap_or_default().to_string())
+            .collect()
+    };
+    for (name, rows, floor) in [("second", &holdout2, 70.0), ("third", &holdout3, 50.0)] {
+        let r = rate(&labelled(rows, "hate"), &withheld);
+        assert!(
+            r >= floor,
+            "{name} held-out hateful statements withheld at strict {r:.1}% < {floor}%"
+        );
+        let r = rate(&labelled(rows, "benign_group"), &withheld);
+        assert!(
+            r <= 3.4,
+            "{name} held-out neutral group statements withheld at strict {r:.1}%"
+        );
+    }
 
     // Injection: goal hijacking caught, look-alikes never blocked as injection.
     let injection =
