@@ -349,10 +349,12 @@ impl<'p> Screener<'p> {
                 for (k, add) in sum.iter().enumerate() {
                     l.total[k] += add;
                     // Hate needs a target, a named group; self-harm needs the writer to
-                    // speak of themself.
+                    // speak of themself, or not to be asking a question.
                     let target = match k {
                         k if k == Class::Hate as usize => l.group && l.question != Some(true),
-                        k if k == Class::SelfHarm as usize => l.me,
+                        // (Third round: or a statement, not a question: young writers
+                        // drop the pronoun, "wanna disappear", "can't do this anymore".)
+                        k if k == Class::SelfHarm as usize => l.me || l.question == Some(false),
                         _ => true,
                     };
                     if target {
