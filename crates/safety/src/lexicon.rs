@@ -1931,6 +1931,40 @@ fn crimes(out: &mut Vec<(String, Topic, u8)>) {
             out.push((format!("{s}{innocent}"), Benign, 0));
         }
     }
+    // Evidence, weight 2: a request to deceive, exploit or harm people, whatever the
+    // subject it is framed by; after a request stem ("ways to manipulate") or after "to"
+    // ("how can i use psychology to manipulate ..."). Never a block alone: it lets the
+    // learned stage's hazard class use its supported threshold.
+    let misuse = [
+        "manipulate",
+        "exploit",
+        "deceive",
+        "trick",
+        "cheat",
+        "harass",
+        "intimidate",
+        "humiliate",
+        "threaten",
+        "discriminate against",
+        "spread misinformation",
+        "spread propaganda",
+        "spread rumors",
+        "spread false",
+        "evade",
+        "bypass",
+        "sabotage",
+        "undermine",
+        "avoid detection",
+        "gain unauthorized access",
+        "steal",
+        "harm",
+    ];
+    for v in misuse {
+        out.push((format!("to {v}"), Crime, 2));
+        for st in stems {
+            out.push((format!("{st} {v}"), Crime, 2));
+        }
+    }
     for p in [
         "without getting caught",
         "without being caught",

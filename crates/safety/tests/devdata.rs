@@ -474,7 +474,7 @@ fn unseen_sources_floors() {
     let withheld = |t: &str| !p.check_input(t, &student(Level::Strict)).passed;
     let hqa: Vec<String> = data::harmfulqa(&dir).into_iter().map(|r| r.1).collect();
     let r = rate(&hqa, &withheld);
-    assert!(r >= 22.0, "HarmfulQA withheld at strict {r:.1}% < 22%");
+    assert!(r >= 25.0, "HarmfulQA withheld at strict {r:.1}% < 25%");
     let sst_other: Vec<String> = data::sst(&dir)
         .into_iter()
         .filter(|r| !r.0.starts_with("Suicide"))
