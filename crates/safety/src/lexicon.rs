@@ -759,8 +759,32 @@ pub(crate) fn all() -> &'static [(String, Topic, u8)] {
             .map(|&(p, t, w)| (p.to_string(), t, w))
             .collect();
         v.extend(structured());
-        v
+        without_hiding_crimes(v)
     })
+}
+
+/// Drops every generated `crime` phrase that contains another phrase of a scored topic
+/// (issue 17, third round). The classifier drops a phrase inside a longer one, so "im
+/// going to bring a gun to school" (crime, 4) would otherwise hide "bring a gun to
+/// school" (violence) and let a threat through at `moderate`: the crime phrases may add
+/// evidence, never take any away.
+fn without_hiding_crimes(v: Vec<(String, Topic, u8)>) -> Vec<(String, Topic, u8)> {
+    use crate::normalize::normalize_phrase;
+    let scored: std::collections::HashSet<String> = v
+        .iter()
+        .filter(|(_, t, _)| !matches!(t, Topic::Benign | Topic::Crime))
+        .map(|(p, _, _)| normalize_phrase(p))
+        .collect();
+    v.into_iter()
+        .filter(|(p, t, _)| {
+            if *t != Topic::Crime {
+                return true;
+            }
+            let words: Vec<&str> = p.split(' ').collect();
+            !(0..words.len())
+                .any(|i| (i + 1..=words.len()).any(|j| scored.contains(&words[i..j].join(" "))))
+        })
+        .collect()
 }
 
 fn cross(out: &mut Vec<(String, Topic, u8)>, a: &[&str], b: &[&str], topic: Topic, w: u8) {
