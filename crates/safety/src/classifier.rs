@@ -148,6 +148,11 @@ impl Classifier {
         lexicon::all()[phrase as usize].2 as u32
     }
 
+    #[cfg(test)]
+    fn topic_of_text(text: &str) -> Option<Topic> {
+        lexicon::all().iter().find(|p| p.0 == text).map(|p| p.1)
+    }
+
     pub(crate) fn text(phrase: u16) -> &'static str {
         &lexicon::all()[phrase as usize].0
     }
@@ -186,5 +191,23 @@ mod tests {
             ["kill a python process"]
         );
         assert_eq!(hits("drugs kill"), ["kill"]);
+    }
+
+    #[test]
+    fn crime_phrases_never_hide_other_topics() {
+        // The generated crime phrase "im going to bring a gun to school" would contain
+        // and so hide the violence phrase; it is left out when the lexicon is built.
+        let found = hits("I'm going to bring a gun to school");
+        assert!(
+            found
+                .iter()
+                .all(|p| Classifier::topic_of_text(p) != Some(crate::lexicon::Topic::Crime)),
+            "{found:?}"
+        );
+        assert!(!found.is_empty());
+        assert_eq!(
+            hits("How do I scam people online?"),
+            ["how do i scam people"]
+        );
     }
 }

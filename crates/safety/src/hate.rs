@@ -27,6 +27,15 @@ const RULES: &[(&str, u32, &str)] = &[
         8,
         r"(?:GROUP(?: people| folks)? (?:should|must|need to|ought to|deserve to) (?:all )?(?:be killed|die|be shot|be gassed|be exterminated|be wiped out|burn|be hanged|be lynched)|(?:kill|deport|ban|gas|exterminate|wipe out|get rid of|round up) (?:all |the |those |these )*GROUP)\b",
     ),
+    // Third round: an essentialising statement about a group, with no derogatory word
+    // ("[group] are always ...", "[group] take our jobs", "send [group] back"). Weight 2:
+    // never a block alone; evidence that lets the learned stage's hate class use its
+    // supported threshold, so the model judges whether what is said is contempt.
+    (
+        "hate.essentialising",
+        2,
+        r"(?:(?:all |most |those |these |the |every )?GROUP(?: people| folks)? (?:are|r|is) (?:all|always|never|naturally|basically|inherently|genetically|born|too|so|only|nothing but|the same|like animals)|GROUP(?: people| folks)? (?:always|never|only|cant|cannot|dont|shouldnt|should not|should never|will never|belong|do not belong|dont belong|need to go|need to leave|have no place|ruin|ruined|ruining|destroy|destroying|take our|steal|bring|breed|control|run the)|(?:keep|get|send|kick|throw|ship) (?:all )?(?:the |those |these )?GROUP (?:out|away|back|home))\b",
+    ),
     (
         "hate.contempt",
         4,
@@ -119,9 +128,10 @@ mod tests {
     #[test]
     fn structures_and_contrasts() {
         assert_eq!(rules("i cant stand muslim people"), ["hate.contempt"]);
+        // The derogatory predicate blocks; the essentialising shape is evidence too.
         assert_eq!(
             rules("immigrants are all criminals"),
-            ["hate.generalisation"]
+            ["hate.generalisation", "hate.essentialising"]
         );
         assert_eq!(rules("refugees should be sent back"), ["hate.exclusion"]);
         assert!(rules("women are not inferior to men").is_empty());
@@ -132,5 +142,11 @@ mod tests {
             rules("honestly i cant stand mexican people"),
             ["hate.contempt"]
         );
+        assert_eq!(
+            rules("refugees always bring trouble"),
+            ["hate.essentialising"]
+        );
+        assert_eq!(rules("send the immigrants back"), ["hate.essentialising"]);
+        assert!(rules("immigrants have started many businesses").is_empty());
     }
 }

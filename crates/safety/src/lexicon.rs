@@ -17,12 +17,15 @@ pub enum Topic {
     Explicit,
     Weapons,
     Hate,
+    /// Requests for help with a crime: theft, fraud and scams, hacking, spying,
+    /// counterfeiting, evading the police (issue 17, third round).
+    Crime,
     /// Known-innocent phrases that contain a keyword.
     Benign,
 }
 
 impl Topic {
-    pub const SCORED: [Topic; 7] = [
+    pub const SCORED: [Topic; 8] = [
         Topic::Violence,
         Topic::SelfHarm,
         Topic::DrugsAlcohol,
@@ -30,6 +33,7 @@ impl Topic {
         Topic::Explicit,
         Topic::Weapons,
         Topic::Hate,
+        Topic::Crime,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -41,6 +45,7 @@ impl Topic {
             Topic::Explicit => "explicit",
             Topic::Weapons => "weapons",
             Topic::Hate => "hate",
+            Topic::Crime => "crime",
             Topic::Benign => "benign",
         }
     }
@@ -54,6 +59,7 @@ impl Topic {
             Topic::Explicit => "content.explicit",
             Topic::Weapons => "content.weapons",
             Topic::Hate => "content.hate",
+            Topic::Crime => "content.crime",
             Topic::Benign => "content.benign",
         }
     }
@@ -753,8 +759,32 @@ pub(crate) fn all() -> &'static [(String, Topic, u8)] {
             .map(|&(p, t, w)| (p.to_string(), t, w))
             .collect();
         v.extend(structured());
-        v
+        without_hiding_crimes(v)
     })
+}
+
+/// Drops every generated `crime` phrase that contains another phrase of a scored topic
+/// (issue 17, third round). The classifier drops a phrase inside a longer one, so "im
+/// going to bring a gun to school" (crime, 4) would otherwise hide "bring a gun to
+/// school" (violence) and let a threat through at `moderate`: the crime phrases may add
+/// evidence, never take any away.
+fn without_hiding_crimes(v: Vec<(String, Topic, u8)>) -> Vec<(String, Topic, u8)> {
+    use crate::normalize::normalize_phrase;
+    let scored: std::collections::HashSet<String> = v
+        .iter()
+        .filter(|(_, t, _)| !matches!(t, Topic::Benign | Topic::Crime))
+        .map(|(p, _, _)| normalize_phrase(p))
+        .collect();
+    v.into_iter()
+        .filter(|(p, t, _)| {
+            if *t != Topic::Crime {
+                return true;
+            }
+            let words: Vec<&str> = p.split(' ').collect();
+            !(0..words.len())
+                .any(|i| (i + 1..=words.len()).any(|j| scored.contains(&words[i..j].join(" "))))
+        })
+        .collect()
 }
 
 fn cross(out: &mut Vec<(String, Topic, u8)>, a: &[&str], b: &[&str], topic: Topic, w: u8) {
@@ -1202,6 +1232,7 @@ pub(crate) fn structured() -> Vec<(String, Topic, u8)> {
         out.push((p.to_string(), SelfHarm, w));
     }
     hazards(&mut out);
+    crimes(&mut out);
     // ---- Spanish ----
     let es_subj = [
         "quiero",
@@ -1696,5 +1727,291 @@ fn hazards(out: &mut Vec<(String, Topic, u8)>) {
         for d in drugs {
             out.push((format!("{v} {d}"), DrugsAlcohol, 4));
         }
+    }
+}
+
+/// Requests for help with a crime or with physical violence, by structure (issue 17,
+/// third round): a request stem ("how do i", "ways to", "help me", "should i", "write a
+/// script to") crossed with a criminal act on a target ("break into a car", "scam
+/// people", "spy on my ex", "physically hurt someone"), weight 4 (blocks at strict
+/// only, like the other hazard phrases); and evasion clauses ("without getting caught",
+/// "cover my tracks", "on the black market"), weight 2: evidence, never enough alone.
+/// Known-innocent continuations hide the everyday uses ("steal a base", "steal the
+/// show", "break into the music industry").
+fn crimes(out: &mut Vec<(String, Topic, u8)>) {
+    let stems = [
+        "how do i",
+        "how can i",
+        "how to",
+        "how would i",
+        "how could i",
+        "how should i",
+        "how do you",
+        "how can you",
+        "how can someone",
+        "how does someone",
+        "how does one",
+        "ways to",
+        "ways of",
+        "best way to",
+        "best way of",
+        "easiest way to",
+        "fastest way to",
+        "safest way to",
+        "teach me how to",
+        "teach me to",
+        "help me",
+        "tell me how to",
+        "show me how to",
+        "explain how to",
+        "steps to",
+        "instructions to",
+        "instructions for how to",
+        "guide to",
+        "tips to",
+        "tips for how to",
+        "should i",
+        "where can i",
+        "i want to",
+        "i wanna",
+        "im going to",
+        "im gonna",
+        "i need to",
+        "write a script to",
+        "write code to",
+        "write a program to",
+    ];
+    let acts = [
+        "break into a house",
+        "break into a car",
+        "break into someones",
+        "break into my",
+        "break into the school",
+        "break into a computer",
+        "break into a phone",
+        "break into an account",
+        "break into their",
+        "hack into",
+        "hack someones",
+        "hack my",
+        "hack the school",
+        "hack a",
+        "hack an",
+        "hack their",
+        "steal money",
+        "steal from",
+        "steal a",
+        "steal someones",
+        "steal my",
+        "steal their",
+        "steal credit card",
+        "steal passwords",
+        "steal a password",
+        "shoplift",
+        "pickpocket",
+        "rob a",
+        "rob someone",
+        "rob my",
+        "rob people",
+        "mug someone",
+        "launder money",
+        "make counterfeit",
+        "print counterfeit",
+        "create counterfeit",
+        "forge a",
+        "forge my",
+        "forge someones",
+        "scam people",
+        "scam someone",
+        "scam my",
+        "scam old people",
+        "scam the elderly",
+        "run a scam",
+        "start a scam",
+        "write a phishing",
+        "make a phishing",
+        "create a phishing",
+        "start a phishing",
+        "send a phishing",
+        "spy on my",
+        "spy on someone",
+        "spy on someones",
+        "spy on their",
+        "track my ex",
+        "track someones phone",
+        "read my girlfriends messages",
+        "read my boyfriends messages",
+        "read someones messages",
+        "blackmail",
+        "extort",
+        "dox",
+        "doxx",
+        "ddos",
+        "swat someone",
+        "hotwire a car",
+        "pick a lock",
+        "evade taxes",
+        "hide my income",
+        "commit fraud",
+        "commit insurance fraud",
+        "commit identity theft",
+        "steal someones identity",
+        "catfish",
+        "sell stolen",
+        "buy stolen",
+        "sell drugs",
+        "smuggle",
+        "vandalize",
+        "set fire to",
+        "burn down",
+        "get away with",
+        "sabotage",
+        "start a ponzi scheme",
+        "run a pyramid scheme",
+        "start a pyramid scheme",
+        "make a fake id",
+        "get a fake id",
+        "make fake money",
+        "trick people into giving me",
+        "trick someone into giving me",
+        "install a keylogger",
+        "install spyware",
+        "crack someones password",
+        "crack a password",
+        "guess someones password",
+        "get into someones account",
+        "get into my sisters phone",
+        "physically hurt",
+        "physically hurting",
+        "physically assault",
+        "assault someone",
+        "assault my",
+        "assault a",
+        "electrocute someone",
+        "electrocute my",
+        "blow up a car",
+        "blow up my",
+        "blow up someones",
+        "blow up the school",
+        "blow up a building",
+        "blow up a school",
+        "cut the brakes",
+        "cut someones brakes",
+        "break someones jaw",
+        "break someones arm",
+        "break someones nose",
+        "beat someone up",
+        "get revenge on",
+        "get back at",
+        "sneak a gun",
+        "sneak a knife",
+        "bring a gun to school",
+        "bring a knife to school",
+        "buy a gun without",
+        "get a gun without",
+    ];
+    for s in stems {
+        for a in acts {
+            out.push((format!("{s} {a}"), Crime, 4));
+        }
+    }
+    for innocent in [
+        "steal a base",
+        "steal second base",
+        "steal third base",
+        "steal the show",
+        "steal the ball",
+        "steal someones heart",
+        "steal my heart",
+        "steal a kiss",
+        "break into the music industry",
+        "break into acting",
+        "break into the industry",
+        "hack a minecraft",
+        "blow up a balloon",
+        "blow up balloons",
+        "blow up a photo",
+        "blow up a picture",
+        "burn down a candle",
+        "set fire to the grill",
+        "pick a lock in minecraft",
+        "get away with murder in",
+        "get back at the end",
+        "get back at home",
+        "catfish recipe",
+        "catfish dinner",
+        "cook catfish",
+        "fry catfish",
+        "catch a catfish",
+    ] {
+        for s in [
+            "",
+            "how do i ",
+            "how to ",
+            "how can i ",
+            "i want to ",
+            "help me ",
+        ] {
+            out.push((format!("{s}{innocent}"), Benign, 0));
+        }
+    }
+    // Evidence, weight 2: a request to deceive, exploit or harm people, whatever the
+    // subject it is framed by; after a request stem ("ways to manipulate") or after "to"
+    // ("how can i use psychology to manipulate ..."). Never a block alone: it lets the
+    // learned stage's hazard class use its supported threshold.
+    let misuse = [
+        "manipulate",
+        "exploit",
+        "deceive",
+        "trick",
+        "cheat",
+        "harass",
+        "intimidate",
+        "humiliate",
+        "threaten",
+        "discriminate against",
+        "spread misinformation",
+        "spread propaganda",
+        "spread rumors",
+        "spread false",
+        "evade",
+        "bypass",
+        "sabotage",
+        "undermine",
+        "avoid detection",
+        "gain unauthorized access",
+        "steal",
+        "harm",
+    ];
+    for v in misuse {
+        out.push((format!("to {v}"), Crime, 2));
+        for st in stems {
+            out.push((format!("{st} {v}"), Crime, 2));
+        }
+    }
+    for p in [
+        "without getting caught",
+        "without being caught",
+        "without anyone knowing",
+        "without anyone noticing",
+        "without anyone finding out",
+        "without being detected",
+        "without getting detected",
+        "without leaving evidence",
+        "without leaving a trace",
+        "without leaving fingerprints",
+        "cover my tracks",
+        "hide the evidence",
+        "hide it from the police",
+        "from the police",
+        "without a background check",
+        "dont do background checks",
+        "no background check",
+        "on the black market",
+        "on the dark web",
+        "black market",
+        "untraceable",
+    ] {
+        out.push((p.to_string(), Crime, 2));
     }
 }

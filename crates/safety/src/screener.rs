@@ -349,10 +349,12 @@ impl<'p> Screener<'p> {
                 for (k, add) in sum.iter().enumerate() {
                     l.total[k] += add;
                     // Hate needs a target, a named group; self-harm needs the writer to
-                    // speak of themself.
+                    // speak of themself, or not to be asking a question.
                     let target = match k {
                         k if k == Class::Hate as usize => l.group && l.question != Some(true),
-                        k if k == Class::SelfHarm as usize => l.me,
+                        // (Third round: or a statement, not a question: young writers
+                        // drop the pronoun, "wanna disappear", "can't do this anymore".)
+                        k if k == Class::SelfHarm as usize => l.me || l.question == Some(false),
                         _ => true,
                     };
                     if target {
@@ -560,8 +562,8 @@ struct Accumulator {
     spans: Vec<Span>,
     phrases: HashSet<u16>,
     phrase_spans: std::collections::HashMap<u16, u32>,
-    scores: [u32; 8],
-    matched: [Vec<&'static str>; 8],
+    scores: [u32; 9],
+    matched: [Vec<&'static str>; 9],
     injection: Option<(&'static str, &'static str)>,
     injections: usize,
     xss: Option<&'static str>,
@@ -611,7 +613,7 @@ impl Accumulator {
             spans: Vec::new(),
             phrases: HashSet::new(),
             phrase_spans: std::collections::HashMap::new(),
-            scores: [0; 8],
+            scores: [0; 9],
             matched: Default::default(),
             injection: None,
             injections: 0,
@@ -651,6 +653,7 @@ impl Accumulator {
                     Topic::Weapons,
                     Topic::DrugsAlcohol,
                     Topic::Explicit,
+                    Topic::Crime,
                 ]),
                 Class::Hate => support(&[Topic::Hate, Topic::Bullying, Topic::Violence]),
             }
@@ -830,6 +833,7 @@ impl Accumulator {
             hate_threatening: hate.min(s(Topic::Violence)),
             illicit: s(Topic::DrugsAlcohol)
                 .max(s(Topic::Weapons))
+                .max(s(Topic::Crime))
                 .max(self.model_prob(Class::Hazard)),
             illicit_violent: s(Topic::Weapons),
             self_harm,

@@ -24,9 +24,11 @@ const THRESHOLDS: &[(&str, f64, f64)] = &[
     ("explicit", 0.90, 0.90),
     ("hate", 0.90, 0.90),
     ("bullying", 0.90, 0.90),
+    ("crime", 0.90, 0.90),
 ];
-/// Share of cases whose action, category and sub-category all match.
-const MIN_EXACT: f64 = 0.99;
+/// Share of cases whose action, category and sub-category all match: every one (issue
+/// 17, third round; at 0.99 two mismatches, a threat let through at `moderate`, passed).
+const MIN_EXACT: f64 = 1.0;
 
 fn class_of(v: &Verdict) -> String {
     match v.category {
