@@ -659,3 +659,81 @@ async fn curriculum_leads_author_but_never_read_students_work() {
         403
     );
 }
+
+/// Migration 0018 takes the same three grants away from the curriculum_lead role of every
+/// school that existed before it, and from no other role.
+#[tokio::test]
+async fn migration_0018_narrows_the_curriculum_leads_of_existing_schools() {
+    use sqlx::Connection;
+    let app = TestApp::spawn().await;
+    let alpha = School::build(&app, "alpha").await;
+    let beta = School::build(&app, "beta").await;
+    // What the old default gave curriculum leads, in both schools.
+    for tenant in [alpha.tenant_id, beta.tenant_id] {
+        let mut tx = app.tenant_tx(tenant).await;
+        sqlx::query(
+            "INSERT INTO permissions (tenant_id, role_id, resource, action)
+             SELECT current_tenant_id(), r.id, x.resource, x.action
+               FROM roles r,
+                    (VALUES ('submissions', 'read'), ('discussions', 'read'),
+                            ('discussions', 'post')) AS x(resource, action)
+              WHERE r.name = 'curriculum_lead'",
+        )
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+    }
+    let grants = |tenant: i64| {
+        let app = &app;
+        async move {
+            let mut tx = app.tenant_tx(tenant).await;
+            let rows: Vec<(String, String)> = sqlx::query_as(
+                "SELECT r.name, p.resource || ':' || p.action FROM permissions p
+                   JOIN roles r ON r.id = p.role_id
+                  WHERE (p.resource, p.action) IN (('submissions', 'read'),
+                        ('discussions', 'read'), ('discussions', 'post'))
+                  ORDER BY 1, 2",
+            )
+            .fetch_all(&mut *tx)
+            .await
+            .unwrap();
+            tx.commit().await.unwrap();
+            rows
+        }
+    };
+    assert!(grants(alpha.tenant_id)
+        .await
+        .contains(&("curriculum_lead".into(), "submissions:read".into())));
+    // The migration's data step, run again as the migrations run it (the owner).
+    let sql = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../migrations/0018_provisioning_gaps.sql"
+    ))
+    .unwrap();
+    let step = &sql[sql.find("DO $$").expect("the data step")..];
+    let mut owner = sqlx::PgConnection::connect(&app.db.owner_url())
+        .await
+        .unwrap();
+    sqlx::raw_sql(step).execute(&mut owner).await.unwrap();
+    owner.close().await.unwrap();
+    for tenant in [alpha.tenant_id, beta.tenant_id] {
+        let left = grants(tenant).await;
+        assert!(
+            left.iter().all(|(role, _)| role != "curriculum_lead"),
+            "{left:?}"
+        );
+        // Teachers, students and guardians keep theirs.
+        for (role, grant) in [
+            ("teacher", "discussions:read"),
+            ("teacher", "submissions:read"),
+            ("student", "discussions:post"),
+            ("guardian", "submissions:read"),
+        ] {
+            assert!(
+                left.contains(&(role.to_string(), grant.to_string())),
+                "{role} {grant}: {left:?}"
+            );
+        }
+    }
+}
