@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Fuzzes the API with schemathesis against `k12 dev`'s own OpenAPI document, once as a
 tenant administrator and once as an operator, with the `not_a_server_error` and
-`content_type_conformance` checks. Exit status: 0 when both runs find nothing.
+`content_type_conformance` checks (scripts/fuzz_hooks.py adds a serializer for the
+OneRoster import's `application/zip` bodies). Exit status: 0 when both runs find nothing.
 
 A run that reports no failure but only errors raised inside the fuzzer itself by a
 known tool bug (CPython 3.11's AST recursion counter, gh-106905, which hypothesis trips
@@ -102,7 +103,9 @@ def only_tool_errors(report_dir):
 
 def run(st, config, api, seconds, actor, token, out):
     print(f"== schemathesis as {actor} ({seconds} s)", flush=True)
-    env = dict(os.environ, K12_FUZZ_TOKEN=token)
+    # fuzz_hooks.py teaches schemathesis to send zips (the OneRoster import).
+    hooks = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fuzz_hooks.py")
+    env = dict(os.environ, K12_FUZZ_TOKEN=token, SCHEMATHESIS_HOOKS=hooks)
     return subprocess.call(
         [
             st,

@@ -450,3 +450,213 @@ async fn a_large_file_runs_as_a_job_with_progress() {
         .await;
     assert_eq!(st, 404);
 }
+
+/// A GET of a CSV export: (status, content type, body).
+async fn get_csv(app: &TestApp, path: &str, token: &str) -> (u16, String, String) {
+    let res = app
+        .client
+        .get(format!("{}{path}", app.base_url))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    let status = res.status().as_u16();
+    let ct = res.headers()["content-type"].to_str().unwrap().to_string();
+    (status, ct, res.text().await.unwrap())
+}
+
+/// The records of a CSV text, read back with the import's own reader.
+fn records(csv: &str) -> Vec<Vec<String>> {
+    roster::Records::new(csv)
+        .map(|r| r.unwrap().fields)
+        .collect()
+}
+
+/// Formula-leading values are stored as typed and leave only escaped, through both CSV
+/// exports (the roster and an import's row errors), which share one escaping helper.
+#[tokio::test]
+async fn exports_escape_formulas_that_are_stored_verbatim() {
+    let app = TestApp::spawn().await;
+    let s = School::build(&app, "alpha").await;
+    let t = &s.admin.token;
+    let (st, r) = import(&app, "/api/v1/admin/imports?type=users", t, USERS).await;
+    assert_eq!(st, 200, "{r}");
+    let import_id = r["id"].as_i64().expect("the report names its import");
+    let (st, r2) = import(
+        &app,
+        "/api/v1/admin/imports?type=users",
+        t,
+        "email,first_name,last_name,role\n\
+         at@alpha.test,@SUM(1+1),+1555,guardian\n\
+         minus@alpha.test,-Minus,\"-2+3\",student\n",
+    )
+    .await;
+    assert_eq!((st, &r2["created"]), (200, &json!(2)), "{r2}");
+
+    // Stored verbatim.
+    let mut tx = app.tenant_tx(s.tenant_id).await;
+    let stored: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT email, first_name, last_name FROM users
+          WHERE email IN ('dee@alpha.test', 'at@alpha.test', 'minus@alpha.test') ORDER BY email",
+    )
+    .fetch_all(&mut *tx)
+    .await
+    .unwrap();
+    let (active,): (i64,) = sqlx::query_as("SELECT count(*) FROM users WHERE disabled_at IS NULL")
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(
+        stored,
+        [
+            ("at@alpha.test".into(), "@SUM(1+1)".into(), "+1555".into()),
+            (
+                "dee@alpha.test".into(),
+                "=HYPERLINK(\"http://x\")".into(),
+                "Dunn".into()
+            ),
+            ("minus@alpha.test".into(), "-Minus".into(), "-2+3".into()),
+        ]
+    );
+
+    // Exported escaped: a `'` before every formula-leading cell, nothing else changed.
+    let (st, ct, csv) = get_csv(&app, "/api/v1/admin/users/export.csv", t).await;
+    assert_eq!(st, 200, "{csv}");
+    assert_eq!(ct, "text/csv; charset=utf-8");
+    assert!(
+        csv.contains("dee@alpha.test,\"'=HYPERLINK(\"\"http://x\"\")\",Dunn,teacher\r\n"),
+        "{csv}"
+    );
+    let rows = records(&csv);
+    assert_eq!(rows[0], ["email", "first_name", "last_name", "roles"]);
+    assert_eq!(rows.len() as i64, active + 1, "every active user, once");
+    let row = |email: &str| rows.iter().find(|r| r[0] == email).unwrap().clone();
+    assert_eq!(
+        row("at@alpha.test"),
+        ["at@alpha.test", "'@SUM(1+1)", "'+1555", "guardian"]
+    );
+    assert_eq!(
+        row("minus@alpha.test"),
+        ["minus@alpha.test", "'-Minus", "'-2+3", "student"]
+    );
+    assert_eq!(
+        row("ann@alpha.test"),
+        ["ann@alpha.test", "Ann", "Archer", "student"]
+    );
+    for r in &rows {
+        for cell in r {
+            assert!(
+                !roster::is_formula(cell),
+                "unescaped cell {cell:?} in {r:?}"
+            );
+        }
+    }
+
+    // The first import's row errors, as CSV.
+    let (st, ct, csv) = get_csv(
+        &app,
+        &format!("/api/v1/admin/imports/{import_id}/errors.csv"),
+        t,
+    )
+    .await;
+    assert_eq!((st, ct.as_str()), (200, "text/csv; charset=utf-8"), "{csv}");
+    let rows = records(&csv);
+    assert_eq!(rows[0], ["file", "row", "column", "message"]);
+    let cells: Vec<(&str, &str, &str)> = rows[1..]
+        .iter()
+        .map(|r| (r[0].as_str(), r[1].as_str(), r[2].as_str()))
+        .collect();
+    assert_eq!(
+        cells,
+        [("users.csv", "3", "email"), ("users.csv", "4", "role")]
+    );
+    // Its record: completed, with the same counts as the answer.
+    let (st, view) = app
+        .get(&format!("/api/v1/admin/imports/{import_id}"), t)
+        .await;
+    assert_eq!(st, 200);
+    assert_eq!(view["state"], "completed");
+    assert_eq!(view["errors_so_far"], 2);
+    assert_eq!(view["report"]["created"], 3);
+
+    // A dry run is kept too, so its errors can be read before the real run.
+    let (st, dry) = import(
+        &app,
+        "/api/v1/admin/imports?type=users&dry_run=true",
+        t,
+        "email,first_name,last_name,role\nnot-an-email,X,Y,student\n",
+    )
+    .await;
+    assert_eq!(st, 200);
+    let (st, _, csv) = get_csv(
+        &app,
+        &format!("/api/v1/admin/imports/{}/errors.csv", dry["id"]),
+        t,
+    )
+    .await;
+    assert_eq!(st, 200);
+    assert_eq!(records(&csv)[1][..3], ["users.csv", "2", "email"]);
+
+    // An import still waiting for its job has no errors yet: 409.
+    let mut tx = app.tenant_tx(s.tenant_id).await;
+    let (queued,): (i64,) = sqlx::query_as(
+        "INSERT INTO imports (tenant_id, kind, state) VALUES (current_tenant_id(), 'users', 'queued')
+         RETURNING id",
+    )
+    .fetch_one(&mut *tx)
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let (st, _, body) = get_csv(
+        &app,
+        &format!("/api/v1/admin/imports/{queued}/errors.csv"),
+        t,
+    )
+    .await;
+    assert_eq!(st, 409);
+    let body: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(body["error"]["code"], "import_not_finished");
+}
+
+/// The roster export pages through the users (a statement per page, streamed), so a
+/// school of any size is exported whole with bounded memory; disabled users are left out.
+#[tokio::test]
+async fn the_roster_export_pages_through_every_active_user() {
+    let app = TestApp::spawn().await;
+    let s = School::build(&app, "alpha").await;
+    let page = platform::imports::export::EXPORT_PAGE as usize;
+    let n = 2 * page + 7;
+    let mut file = String::from("email,first_name,last_name,role\n");
+    for i in 0..n {
+        file.push_str(&format!("kid{i}@alpha.test,Kid,{i},student\n"));
+    }
+    let (st, r) = import(
+        &app,
+        "/api/v1/admin/imports?type=users",
+        &s.admin.token,
+        file,
+    )
+    .await;
+    assert_eq!((st, &r["created"]), (200, &json!(n)), "{r}");
+    let mut tx = app.tenant_tx(s.tenant_id).await;
+    sqlx::query("UPDATE users SET disabled_at = now() WHERE email = 'kid5@alpha.test'")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    let (active,): (i64,) = sqlx::query_as("SELECT count(*) FROM users WHERE disabled_at IS NULL")
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let (st, _, csv) = get_csv(&app, "/api/v1/admin/users/export.csv", &s.admin.token).await;
+    assert_eq!(st, 200);
+    let rows = records(&csv);
+    assert_eq!(rows.len() as i64 - 1, active);
+    let emails: std::collections::BTreeSet<&str> =
+        rows[1..].iter().map(|r| r[0].as_str()).collect();
+    assert_eq!(emails.len() as i64, active, "no user twice");
+    assert!(emails.contains("kid0@alpha.test"));
+    assert!(emails.contains(format!("kid{}@alpha.test", n - 1).as_str()));
+    assert!(!emails.contains("kid5@alpha.test"));
+}

@@ -483,3 +483,170 @@ async fn a_large_archive_runs_as_a_job() {
     assert_eq!(view["report"]["created"].as_u64(), Some(users as u64 + 1));
     assert_eq!(view["errors_so_far"], 0);
 }
+
+/// A zip of `(name, bytes)` entries, deflated.
+fn deflated(files: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut w = zip::ZipWriter::new(Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
+    for (name, content) in files {
+        w.start_file(*name, options).unwrap();
+        w.write_all(content).unwrap();
+    }
+    w.finish().unwrap().into_inner()
+}
+
+/// Overwrites the uncompressed size of every entry, in the local headers and the central
+/// directory, with `size`: an archive that lies about what it expands to.
+fn lie_about_sizes(mut zip: Vec<u8>, size: u32) -> Vec<u8> {
+    let mut i = 0;
+    while i + 30 <= zip.len() {
+        let at = match &zip[i..i + 4] {
+            b"PK\x03\x04" => Some(i + 22),
+            b"PK\x01\x02" => Some(i + 24),
+            _ => None,
+        };
+        if let Some(at) = at {
+            zip[at..at + 4].copy_from_slice(&size.to_le_bytes());
+        }
+        i += 1;
+    }
+    zip
+}
+
+/// Every body a fuzzer or an attacker may send as a OneRoster archive (garbage, empty,
+/// truncated, zip bombs, path tricks) answers a 4xx JSON error naming the problem, on
+/// every import route, and writes nothing.
+#[tokio::test]
+async fn hostile_archives_are_clear_4xx_json_errors_on_every_route() {
+    let app = TestApp::spawn().await;
+    let district = app.create_district("district-one").await;
+    let s = School::build(&app, "alpha").await;
+    let mut sys = app.pool().system().await.unwrap();
+    sqlx::query("UPDATE tenants SET district_id = $1 WHERE slug = 'alpha'")
+        .bind(district)
+        .execute(&mut *sys)
+        .await
+        .unwrap();
+    sys.commit().await.unwrap();
+    let op = app.create_operator("ops@example.org").await;
+    let district_admin = app.create_user("alpha", "boss", &["teacher"], true).await;
+    let before = counts(&app, s.tenant_id).await;
+
+    let good = bulk();
+    let users_only = manifest(&[("users", "bulk")]);
+    let zeros = vec![b'0'; 20 * 1024 * 1024];
+    let big_users = format!(
+        "sourcedId,enabledUser,orgSourcedIds,role,username,givenName,familyName\n{}",
+        "u1,true,o,student,u,A,B\n".repeat(200_000)
+    );
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        ("empty", Vec::new(), "not a readable zip"),
+        (
+            "garbage",
+            (0..4096u32)
+                .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+                .collect(),
+            "not a readable zip",
+        ),
+        (
+            "truncated",
+            good[..good.len() / 2].to_vec(),
+            "the archive is refused",
+        ),
+        (
+            "only the local header",
+            good[..40].to_vec(),
+            "the archive is refused",
+        ),
+        (
+            "zip bomb (ratio)",
+            deflated(&[
+                ("manifest.csv", users_only.as_bytes()),
+                ("users.csv", &zeros),
+            ]),
+            "expands",
+        ),
+        (
+            "zip bomb (lying sizes)",
+            lie_about_sizes(
+                deflated(&[
+                    ("manifest.csv", users_only.as_bytes()),
+                    ("users.csv", big_users.as_bytes()),
+                ]),
+                64,
+            ),
+            "the archive is refused",
+        ),
+        (
+            "path traversal",
+            archive(&[("manifest.csv", &users_only), ("../users.csv", "x")]),
+            "unsafe path",
+        ),
+        (
+            "nested archive",
+            deflated(&[
+                ("manifest.csv", users_only.as_bytes()),
+                ("users.zip", &good),
+            ]),
+            "nested archive",
+        ),
+        (
+            "binary manifest",
+            deflated(&[("manifest.csv", &[0xff, 0xfe, 0x00, 0x41])]),
+            "not UTF-8",
+        ),
+    ];
+    let routes = [
+        ("/api/v1/admin/imports", &s.admin.token),
+        ("/api/v1/operator/tenants/alpha/imports", &op),
+        (
+            "/api/v1/district/tenants/alpha/imports",
+            &district_admin.token,
+        ),
+    ];
+    for (what, body, message) in &cases {
+        for (path, token) in routes {
+            let res = app
+                .client
+                .post(format!("{}{path}?type=oneroster", app.base_url))
+                .bearer_auth(token)
+                .header("content-type", "application/zip")
+                .body(body.clone())
+                .send()
+                .await
+                .unwrap();
+            let st = res.status().as_u16();
+            let ct = res.headers()["content-type"].to_str().unwrap().to_string();
+            let r: Value = res.json().await.unwrap();
+            assert_eq!(st, 400, "{what} via {path}: {r}");
+            assert_eq!(ct, "application/json", "{what} via {path}");
+            assert_eq!(r["error"]["code"], "bad_request", "{what} via {path}: {r}");
+            let m = r["error"]["message"].as_str().unwrap();
+            assert!(m.contains(message), "{what} via {path}: {m:?}");
+        }
+    }
+    // A zip as CSV: a CSV type with the zip's media type is 415, with text/csv a 400.
+    let (st, r) = post(
+        &app,
+        "type=users",
+        &s.admin.token,
+        "application/zip",
+        good.clone(),
+    )
+    .await;
+    assert_eq!(
+        (st, &r["error"]["code"]),
+        (415, &Value::from("unsupported_media_type"))
+    );
+    let (st, r) = post(&app, "type=users", &s.admin.token, "text/csv", good).await;
+    assert_eq!(st, 400, "{r}");
+    assert!(
+        r["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("not UTF-8"),
+        "{r}"
+    );
+    assert_eq!(counts(&app, s.tenant_id).await, before);
+}

@@ -483,3 +483,257 @@ async fn branding_is_validated_and_served_publicly() {
         .await;
     assert_eq!(st, 403);
 }
+
+/// `ai_configured` (spec 08): at least one enabled AI task policy and an active provider;
+/// a daily token budget of 0 turns the tenant's AI off. The operator tenant list shows the
+/// same through its one checklist statement.
+#[tokio::test]
+async fn ai_configured_needs_an_enabled_task_policy_and_an_active_provider() {
+    let app = TestApp::spawn().await;
+    let op = app.create_operator("ops@example.org").await;
+    let s = School::build(&app, "alpha").await;
+    let t = &s.admin.token;
+    let ai_done = || async {
+        let (st, c) = app.get("/api/v1/admin/onboarding", t).await;
+        assert_eq!(st, 200, "{c}");
+        let item = c["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["key"] == "ai_configured")
+            .unwrap()
+            .clone();
+        assert_eq!(item["required"], true);
+        let (st, list) = app
+            .get("/api/v1/operator/provisioning/tenants?limit=200", &op)
+            .await;
+        assert_eq!(st, 200, "{list}");
+        let listed = list["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["slug"] == "alpha")
+            .unwrap()["checklist_percent"]
+            .clone();
+        assert_eq!(listed, c["percent"], "the list and the checklist agree");
+        (item["done"] == true, c["percent"].as_i64().unwrap())
+    };
+    // Every tenant starts with enabled default policies but no provider.
+    let (done, without) = ai_done().await;
+    assert!(!done);
+    let (st, p) = app
+        .post(
+            "/api/v1/admin/ai/providers",
+            t,
+            json!({"provider": "demo", "default_model": "demo-1"}),
+        )
+        .await;
+    assert_eq!(st, 201, "{p}");
+    let (done, with) = ai_done().await;
+    assert!(done);
+    assert_eq!(with, without + 10);
+
+    // A budget of 0 is AI turned off.
+    let (st, b) = app
+        .put(
+            "/api/v1/admin/safety/config",
+            t,
+            json!({"daily_token_budget": 0}),
+        )
+        .await;
+    assert_eq!(st, 200, "{b}");
+    assert!(!ai_done().await.0);
+    let (st, _) = app
+        .put(
+            "/api/v1/admin/safety/config",
+            t,
+            json!({"daily_token_budget": 5000}),
+        )
+        .await;
+    assert_eq!(st, 200);
+    assert!(ai_done().await.0);
+
+    // Every task policy disabled: not configured.
+    let (st, policies) = app.get("/api/v1/admin/ai/task_policies?limit=200", t).await;
+    assert_eq!(st, 200, "{policies}");
+    let ids: Vec<i64> = policies["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["enabled"] == true)
+        .map(|p| p["id"].as_i64().unwrap())
+        .collect();
+    assert!(!ids.is_empty());
+    for id in &ids {
+        let (st, b) = app
+            .put(
+                &format!("/api/v1/admin/ai/task_policies/{id}"),
+                t,
+                json!({"enabled": false}),
+            )
+            .await;
+        assert_eq!(st, 200, "{b}");
+    }
+    assert!(!ai_done().await.0);
+    let (st, _) = app
+        .put(
+            &format!("/api/v1/admin/ai/task_policies/{}", ids[0]),
+            t,
+            json!({"enabled": true}),
+        )
+        .await;
+    assert_eq!(st, 200);
+    assert!(ai_done().await.0);
+
+    // The only provider disabled: not configured.
+    let (st, b) = app
+        .put(
+            &format!("/api/v1/admin/ai/providers/{}", p["id"]),
+            t,
+            json!({"status": "disabled"}),
+        )
+        .await;
+    assert_eq!(st, 200, "{b}");
+    assert!(!ai_done().await.0);
+}
+
+/// The curriculum_lead default role (README "Default permissions"): curriculum work on
+/// every course, never students' work. Spec 08 gives curriculum leads no submissions and
+/// no discussions, and since they see every course, a grant would open every student's.
+#[tokio::test]
+async fn curriculum_leads_author_but_never_read_students_work() {
+    let app = TestApp::spawn().await;
+    let s = School::build(&app, "alpha").await;
+    let lead = app
+        .create_user("alpha", "lead", &["curriculum_lead"], false)
+        .await;
+    let (st, me) = app.get("/api/v1/me", &lead.token).await;
+    assert_eq!(st, 200);
+    let mut held: Vec<&str> = me["permissions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap())
+        .collect();
+    held.sort_unstable();
+    assert_eq!(
+        held,
+        [
+            "ai:use",
+            "assignments:manage",
+            "assignments:read",
+            "courses:manage",
+            "courses:read",
+            "question_banks:manage",
+            "question_banks:read",
+            "quizzes:manage",
+            "quizzes:read",
+            "standards:manage",
+            "standards:read",
+        ]
+    );
+    let get = |path: String| {
+        let token = lead.token.clone();
+        let app = &app;
+        async move { app.get(&path, &token).await.0 }
+    };
+    assert_eq!(get(format!("/api/v1/courses/{}", s.course_id)).await, 200);
+    assert_eq!(
+        get(format!("/api/v1/submissions/{}", s.submission_id)).await,
+        403
+    );
+    assert_eq!(
+        get(format!(
+            "/api/v1/assignments/{}/submissions",
+            s.assignment_id
+        ))
+        .await,
+        403
+    );
+    assert_eq!(
+        get(format!("/api/v1/courses/{}/discussions", s.course_id)).await,
+        403
+    );
+    assert_eq!(
+        get(format!("/api/v1/discussions/{}", s.discussion_id)).await,
+        403
+    );
+}
+
+/// Migration 0018 takes the same three grants away from the curriculum_lead role of every
+/// school that existed before it, and from no other role.
+#[tokio::test]
+async fn migration_0018_narrows_the_curriculum_leads_of_existing_schools() {
+    use sqlx::Connection;
+    let app = TestApp::spawn().await;
+    let alpha = School::build(&app, "alpha").await;
+    let beta = School::build(&app, "beta").await;
+    // What the old default gave curriculum leads, in both schools.
+    for tenant in [alpha.tenant_id, beta.tenant_id] {
+        let mut tx = app.tenant_tx(tenant).await;
+        sqlx::query(
+            "INSERT INTO permissions (tenant_id, role_id, resource, action)
+             SELECT current_tenant_id(), r.id, x.resource, x.action
+               FROM roles r,
+                    (VALUES ('submissions', 'read'), ('discussions', 'read'),
+                            ('discussions', 'post')) AS x(resource, action)
+              WHERE r.name = 'curriculum_lead'",
+        )
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+    }
+    let grants = |tenant: i64| {
+        let app = &app;
+        async move {
+            let mut tx = app.tenant_tx(tenant).await;
+            let rows: Vec<(String, String)> = sqlx::query_as(
+                "SELECT r.name, p.resource || ':' || p.action FROM permissions p
+                   JOIN roles r ON r.id = p.role_id
+                  WHERE (p.resource, p.action) IN (('submissions', 'read'),
+                        ('discussions', 'read'), ('discussions', 'post'))
+                  ORDER BY 1, 2",
+            )
+            .fetch_all(&mut *tx)
+            .await
+            .unwrap();
+            tx.commit().await.unwrap();
+            rows
+        }
+    };
+    assert!(grants(alpha.tenant_id)
+        .await
+        .contains(&("curriculum_lead".into(), "submissions:read".into())));
+    // The migration's data step, run again as the migrations run it (the owner).
+    let sql = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../migrations/0018_provisioning_gaps.sql"
+    ))
+    .unwrap();
+    let step = &sql[sql.find("DO $$").expect("the data step")..];
+    let mut owner = sqlx::PgConnection::connect(&app.db.owner_url())
+        .await
+        .unwrap();
+    sqlx::raw_sql(step).execute(&mut owner).await.unwrap();
+    owner.close().await.unwrap();
+    for tenant in [alpha.tenant_id, beta.tenant_id] {
+        let left = grants(tenant).await;
+        assert!(
+            left.iter().all(|(role, _)| role != "curriculum_lead"),
+            "{left:?}"
+        );
+        // Teachers, students and guardians keep theirs.
+        for (role, grant) in [
+            ("teacher", "discussions:read"),
+            ("teacher", "submissions:read"),
+            ("student", "discussions:post"),
+            ("guardian", "submissions:read"),
+        ] {
+            assert!(
+                left.contains(&(role.to_string(), grant.to_string())),
+                "{role} {grant}: {left:?}"
+            );
+        }
+    }
+}

@@ -626,6 +626,14 @@ fn expectations() -> BTreeMap<(&'static str, &'static str), [u16; 7]> {
             [401, 403, 403, 200, 404, 403, 403],
         ),
         (
+            ("GET", "/api/v1/admin/imports/{id}/errors.csv"),
+            [401, 403, 403, 200, 404, 403, 403],
+        ),
+        (
+            ("GET", "/api/v1/admin/users/export.csv"),
+            [401, 403, 403, 200, 200, 403, 403],
+        ),
+        (
             ("POST", "/api/v1/operator/tenants/{slug}/imports"),
             [401, 403, 403, 403, 403, 403, 200],
         ),
@@ -1055,7 +1063,7 @@ impl Targets<'_> {
                 sys.commit().await.unwrap();
                 id
             }
-            (_, "/api/v1/admin/imports/{id}") => {
+            (_, p) if p.starts_with("/api/v1/admin/imports/{id}") => {
                 let mut tx = app.tenant_tx(s.tenant_id).await;
                 let (id,): (i64,) = sqlx::query_as(
                     "INSERT INTO imports (tenant_id, kind, state, report)
@@ -1116,6 +1124,22 @@ async fn import_csv(app: &TestApp, path: &str, token: Option<&str>, n: usize) ->
     }
     let res = req.send().await.unwrap();
     let status = res.status().as_u16();
+    (status, res.json().await.unwrap())
+}
+
+/// CSV exports: a 200 is `text/csv` (returned as a string), anything else a JSON error.
+async fn get_csv(app: &TestApp, path: &str, token: Option<&str>) -> (u16, Value) {
+    let mut req = app.client.get(format!("{}{path}", app.base_url));
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let res = req.send().await.unwrap();
+    let status = res.status().as_u16();
+    if status == 200 {
+        let ct = res.headers()["content-type"].to_str().unwrap().to_string();
+        assert!(ct.starts_with("text/csv"), "{path}: {ct}");
+        return (status, Value::String(res.text().await.unwrap()));
+    }
     (status, res.json().await.unwrap())
 }
 
@@ -1208,6 +1232,8 @@ async fn every_route_answers_every_actor_as_the_table_says() {
                 .unwrap_or(Actor::Anonymous);
             let (status, b) = if method == "POST" && path.ends_with("/imports") {
                 import_csv(&app, &concrete, token.as_deref(), n).await
+            } else if method == "GET" && path.ends_with(".csv") {
+                get_csv(&app, &concrete, token.as_deref()).await
             } else {
                 app.request(
                     Method::from_bytes(method.as_bytes()).unwrap(),

@@ -240,6 +240,18 @@ pub fn export_field(value: &str) -> String {
     }
 }
 
+/// Appends one CSV record to `out`: every field through [`export_field`] (the one
+/// escaping of every export), separated by commas, ended by CRLF (RFC 4180).
+pub fn export_row(out: &mut String, fields: &[&str]) {
+    for (i, field) in fields.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&export_field(field));
+    }
+    out.push_str("\r\n");
+}
+
 /// Appends `value` to `out` in PostgreSQL's COPY text format (backslash, tab, newline and
 /// carriage return escaped).
 pub fn copy_text(out: &mut String, value: &str) {
@@ -328,6 +340,22 @@ mod tests {
         assert_eq!(export_field("plain"), "plain");
         assert_eq!(export_field("a \"q\""), "\"a \"\"q\"\"\"");
         assert!(!is_formula("Ann"));
+    }
+
+    #[test]
+    fn export_rows_escape_every_field_and_read_back() {
+        let mut out = String::new();
+        export_row(&mut out, &["email", "first_name"]);
+        export_row(&mut out, &["dee@x.test", "=HYPERLINK(\"http://x\")"]);
+        export_row(&mut out, &["\tcmd", "\rcmd"]);
+        assert_eq!(
+            out,
+            "email,first_name\r\ndee@x.test,\"'=HYPERLINK(\"\"http://x\"\")\"\r\n'\tcmd,\"'\rcmd\"\r\n"
+        );
+        // Our own reader gets the escaped text back, one record per row.
+        let rows: Vec<Vec<String>> = Records::new(&out).map(|r| r.unwrap().fields).collect();
+        assert_eq!(rows[1][1], "'=HYPERLINK(\"http://x\")");
+        assert_eq!(rows[2], ["'\tcmd", "'\rcmd"]);
     }
 
     #[test]

@@ -86,6 +86,9 @@ pub const DEFAULT_ROLES: &[(&str, &str, &[Permission])] = {
                 AI_USE,
             ],
         ),
+        // Spec 08 gives curriculum leads curriculum artifacts only (unit plans,
+        // templates, standards, approvals), never students' work: no submissions and no
+        // discussions (README "Default permissions").
         (
             "curriculum_lead",
             "Curriculum: every course, standards, question banks",
@@ -94,9 +97,6 @@ pub const DEFAULT_ROLES: &[(&str, &str, &[Permission])] = {
                 COURSES_MANAGE,
                 ASSIGNMENTS_READ,
                 ASSIGNMENTS_MANAGE,
-                SUBMISSIONS_READ,
-                DISCUSSIONS_READ,
-                DISCUSSIONS_POST,
                 QUESTION_BANKS_READ,
                 QUESTION_BANKS_MANAGE,
                 QUIZZES_READ,

@@ -30,14 +30,23 @@ pub struct Operation {
     request: Option<fn(&mut SchemaGenerator) -> Schema>,
     query: Option<fn(&mut SchemaGenerator) -> Schema>,
     response: Option<fn(&mut SchemaGenerator) -> Schema>,
+    /// Other success answers (e.g. 202 for work queued instead of done).
+    also: Vec<(StatusCode, SchemaFn)>,
+    /// Error answers particular to the route (JSON `Error`), with their meaning.
+    errors: Vec<(StatusCode, &'static str)>,
     limits: Vec<Limit>,
     /// `multipart/form-data` with one binary part of this name, instead of a JSON body.
     multipart_file: Option<&'static str>,
-    /// A raw body of this media type (e.g. `text/csv`), instead of a JSON body.
-    raw_body: Option<&'static str>,
+    /// A raw body of one of these media types (e.g. `text/csv`), instead of a JSON body.
+    raw_body: Vec<&'static str>,
+    /// A success body of this media type (e.g. `text/csv`), instead of JSON.
+    raw_response: Option<&'static str>,
     /// A body limit other than the global [`super::BODY_LIMIT_BYTES`].
     body_limit: Option<usize>,
 }
+
+/// Builds a type's JSON schema into the document's generator.
+type SchemaFn = fn(&mut SchemaGenerator) -> Schema;
 
 fn schema_of<T: JsonSchema>(g: &mut SchemaGenerator) -> Schema {
     g.subschema_for::<T>()
@@ -55,9 +64,12 @@ impl Operation {
             request: None,
             query: None,
             response: None,
+            also: Vec::new(),
+            errors: Vec::new(),
             limits: Vec::new(),
             multipart_file: None,
-            raw_body: None,
+            raw_body: Vec::new(),
+            raw_response: None,
             body_limit: None,
         }
     }
@@ -91,6 +103,16 @@ impl Operation {
         self.response = Some(schema_of::<T>);
         self
     }
+    /// Documents a second success answer (JSON) besides the one of [`Self::response`].
+    pub fn also_response<T: JsonSchema>(mut self, status: StatusCode) -> Self {
+        self.also.push((status, schema_of::<T>));
+        self
+    }
+    /// Documents an error answer particular to the route (e.g. 409 and when).
+    pub fn error_response(mut self, status: StatusCode, description: &'static str) -> Self {
+        self.errors.push((status, description));
+        self
+    }
     /// Puts the route under a named rate limit (besides `api`, which covers every
     /// route); checked after authentication, so user- and tenant-keyed limits see who
     /// is calling.
@@ -105,10 +127,17 @@ impl Operation {
         self.multipart_file = Some(field);
         self
     }
-    /// The body is a raw document of `media_type` (documented as such; the handler reads
-    /// the bytes and checks the type itself).
+    /// The body may be a raw document of `media_type` (documented as such; the handler
+    /// reads the bytes and checks the type itself). Call once per accepted type.
     pub fn raw_body(mut self, media_type: &'static str) -> Self {
-        self.raw_body = Some(media_type);
+        self.raw_body.push(media_type);
+        self
+    }
+    /// The success answer is a document of `media_type` (e.g. `text/csv`), not JSON;
+    /// errors stay JSON.
+    pub fn raw_response(mut self, status: StatusCode, media_type: &'static str) -> Self {
+        self.status = status;
+        self.raw_response = Some(media_type);
         self
     }
     /// Replaces the global body limit for this route (uploads).
@@ -295,12 +324,23 @@ fn openapi(operations: &[Operation]) -> Value {
                 } } } }),
             );
         }
-        if let Some(media_type) = op.raw_body {
+        if !op.raw_body.is_empty() {
+            let content: Map<String, Value> = op
+                .raw_body
+                .iter()
+                .map(|&media_type| {
+                    // Text stays a string; anything else (a zip) is bytes.
+                    let schema = if media_type.starts_with("text/") {
+                        json!({ "type": "string" })
+                    } else {
+                        json!({ "type": "string", "format": "binary" })
+                    };
+                    (media_type.to_string(), json!({ "schema": schema }))
+                })
+                .collect();
             operation.insert(
                 "requestBody".into(),
-                json!({ "required": true, "content": { media_type: { "schema": {
-                    "type": "string"
-                } } } }),
+                json!({ "required": true, "content": content }),
             );
         }
         let mut responses = Map::new();
@@ -309,6 +349,13 @@ fn openapi(operations: &[Operation]) -> Value {
             _ if op.status == StatusCode::NO_CONTENT => {
                 json!({ "description": op.status.canonical_reason().unwrap_or("No Content") })
             }
+            _ if op.raw_response.is_some() => {
+                let media_type = op.raw_response.unwrap_or_default();
+                json!({
+                    "description": op.status.canonical_reason().unwrap_or("OK"),
+                    "content": { media_type: { "schema": { "type": "string" } } }
+                })
+            }
             Some(response) => json!({
                 "description": op.status.canonical_reason().unwrap_or("OK"),
                 "content": { "application/json": { "schema": response(&mut generator) } }
@@ -316,6 +363,15 @@ fn openapi(operations: &[Operation]) -> Value {
             None => json!({ "description": op.status.canonical_reason().unwrap_or("OK") }),
         };
         responses.insert(op.status.as_u16().to_string(), success);
+        for (status, schema) in &op.also {
+            responses.insert(
+                status.as_u16().to_string(),
+                json!({
+                    "description": status.canonical_reason().unwrap_or("OK"),
+                    "content": { "application/json": { "schema": schema(&mut generator) } }
+                }),
+            );
+        }
         if op.request.is_some() {
             responses.insert("400".into(), error_response("Malformed JSON"));
             responses.insert(
@@ -332,6 +388,20 @@ fn openapi(operations: &[Operation]) -> Value {
                 error_response("Type not accepted, or declared and detected types differ"),
             );
             responses.insert("422".into(), error_response("Refused name or content"));
+        }
+        if !op.raw_body.is_empty() {
+            responses.insert(
+                "400".into(),
+                error_response("Unusable file or query (nothing was written)"),
+            );
+            responses.insert("413".into(), error_response("The file is too large"));
+            responses.insert(
+                "415".into(),
+                error_response("Content-Type does not match the declared type"),
+            );
+        }
+        for (status, description) in &op.errors {
+            responses.insert(status.as_u16().to_string(), error_response(description));
         }
         if op.access != Access::Public {
             responses.insert("401".into(), error_response("Not signed in"));

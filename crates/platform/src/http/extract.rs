@@ -115,6 +115,22 @@ fn find_nul(value: &serde_json::Value, path: String) -> Option<String> {
     }
 }
 
+/// A raw body (a file upload) whose rejections are the API's JSON errors: over the
+/// route's body limit a 413, a broken transfer a 400 (axum's own answer is plain text).
+pub struct ApiBytes(pub Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for ApiBytes {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match Bytes::from_request(req, state).await {
+            Ok(bytes) => Ok(Self(bytes)),
+            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(ApiError::PayloadTooLarge),
+            Err(e) => Err(ApiError::BadRequest(e.body_text())),
+        }
+    }
+}
+
 /// Typed path parameters; a value that cannot be parsed (e.g. `/users/abc`) is a 404,
 /// since no record can have that id.
 pub struct ApiPath<T>(pub T);
@@ -197,5 +213,45 @@ impl FromRequestParts<AppState> for TenantScope {
             tenant: me.tenant_id,
         };
         Ok(Self { me, db })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use axum::response::IntoResponse;
+    use tower::ServiceExt;
+
+    async fn echo_len(ApiBytes(b): ApiBytes) -> String {
+        b.len().to_string()
+    }
+
+    #[tokio::test]
+    async fn a_body_over_the_limit_is_a_json_413() {
+        let app = axum::Router::new()
+            .route("/", axum::routing::post(echo_len))
+            .layer(axum::extract::DefaultBodyLimit::max(8));
+        let res = app
+            .clone()
+            .oneshot(Request::post("/").body(Body::from("12345678")).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        let res = app
+            .oneshot(Request::post("/").body(Body::from("123456789")).unwrap())
+            .await
+            .unwrap()
+            .into_response();
+        assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(
+            res.headers()[CONTENT_TYPE].to_str().unwrap(),
+            "application/json"
+        );
+        let body = axum::body::to_bytes(res.into_body(), 1 << 16)
+            .await
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["error"]["code"], "payload_too_large");
     }
 }

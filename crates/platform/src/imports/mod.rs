@@ -15,6 +15,7 @@
 //! kept in the `imports` row and run by the [`ImportFile`] job, which commits a chunk at
 //! a time and records its progress.
 
+pub mod export;
 pub mod oneroster;
 pub mod routes;
 
@@ -35,7 +36,7 @@ use crate::auth::permission::DEFAULT_ROLES;
 use crate::auth::session::{CurrentOperator, CurrentUser};
 use crate::db::{Db, TenantId, TenantTx};
 use crate::error::{ApiError, ApiResult};
-use crate::http::extract::{ApiPath, ApiQuery, TenantScope};
+use crate::http::extract::{ApiBytes, ApiPath, ApiQuery, TenantScope};
 use crate::http::AppState;
 use crate::identity::Email;
 use crate::jobs::{Job, JobContext};
@@ -115,6 +116,10 @@ pub struct RowError {
 /// What an import did (or, in a dry run, would do).
 #[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
 pub struct ImportReport {
+    /// The import's record (`GET .../imports/{id}`, its errors as CSV at
+    /// `.../imports/{id}/errors.csv`); absent in the stored report itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<i64>,
     pub created: u64,
     pub updated: u64,
     /// Valid rows that changed nothing (already there, or repeated in the file).
@@ -604,19 +609,57 @@ pub async fn import_now(
     progress: impl FnMut(&ImportReport),
 ) -> ApiResult<ImportReport> {
     let kind = prepared.kind;
-    let report = run_now(db, tenant, prepared, dry_run, progress).await?;
-    record(
-        db,
-        tenant,
-        by,
+    let mut report = run_now(db, tenant, prepared, dry_run, progress).await?;
+    report.id = Some(remember(db, tenant, kind.as_str(), by, meta, &report).await?);
+    Ok(report)
+}
+
+/// Keeps a finished import of the request path (or `k12 import`) as a completed
+/// `imports` row with its report, so its errors can be downloaded later
+/// (`errors.csv`), and records it in the tenant's audit trail; its id. Its own
+/// transaction: a dry run's work is rolled back, its record is not.
+async fn remember(
+    db: &Db,
+    tenant: TenantId,
+    kind: &str,
+    by: ImportActor,
+    meta: &RequestMeta,
+    report: &ImportReport,
+) -> ApiResult<i64> {
+    let rows = i32::try_from(report.rows).unwrap_or(i32::MAX);
+    let errors = i32::try_from(report.errors_total).unwrap_or(i32::MAX);
+    let mut tx = db.tenant(tenant).await?;
+    let (id,): (i64,) = sqlx::query_as(
+        "INSERT INTO imports (tenant_id, kind, dry_run, state, created_by, rows_total,
+                              rows_processed, errors_so_far, report, finished_at)
+         VALUES (current_tenant_id(), $1, $2, 'completed', $3, $4, $4, $5, $6, now())
+         RETURNING id",
+    )
+    .bind(kind)
+    .bind(report.dry_run)
+    .bind(by.user())
+    .bind(rows)
+    .bind(errors)
+    .bind(serde_json::to_value(report).map_err(anyhow::Error::from)?)
+    .fetch_one(&mut *tx)
+    .await?;
+    let (actor, who) = by.audit();
+    audit::record_tenant(
+        &mut tx,
+        actor,
         meta,
-        "import.completed",
-        json!({"type": kind.as_str(), "dry_run": dry_run, "rows": report.rows,
-               "created": report.created, "updated": report.updated,
-               "skipped": report.skipped, "errors": report.errors_total}),
+        AuditEvent::new("import.completed")
+            .on("import", id)
+            .with(json!({
+                "import": {"type": kind, "dry_run": report.dry_run, "rows": report.rows,
+                           "created": report.created, "updated": report.updated,
+                           "skipped": report.skipped, "errors": report.errors_total},
+                "by": who
+            })),
     )
     .await?;
-    Ok(report)
+    tx.commit().await?;
+    Ok(id)
 }
 
 /// The query of the import routes.
@@ -708,18 +751,8 @@ pub async fn import_oneroster_now(
     by: ImportActor,
     meta: &RequestMeta,
 ) -> ApiResult<ImportReport> {
-    let report = oneroster::run(db, tenant, archive, dry_run).await?;
-    record(
-        db,
-        tenant,
-        by,
-        meta,
-        "import.completed",
-        json!({"type": "oneroster", "dry_run": dry_run, "rows": report.rows,
-               "created": report.created, "updated": report.updated,
-               "skipped": report.skipped, "errors": report.errors_total}),
-    )
-    .await?;
+    let mut report = oneroster::run(db, tenant, archive, dry_run).await?;
+    report.id = Some(remember(db, tenant, "oneroster", by, meta, &report).await?);
     Ok(report)
 }
 
@@ -841,7 +874,7 @@ pub async fn admin_create(
     meta: RequestMeta,
     ApiQuery(params): ApiQuery<ImportParams>,
     headers: HeaderMap,
-    body: Bytes,
+    ApiBytes(body): ApiBytes,
 ) -> ApiResult<Response> {
     let by = ImportActor::User(me.user_id);
     import(&state.db, me.tenant_id, by, &meta, &params, &headers, &body).await
@@ -855,7 +888,7 @@ pub async fn operator_create(
     meta: RequestMeta,
     ApiQuery(params): ApiQuery<ImportParams>,
     headers: HeaderMap,
-    body: Bytes,
+    ApiBytes(body): ApiBytes,
 ) -> ApiResult<Response> {
     let tenant = crate::provisioning::tenant_in_scope(&state.db, &slug, None).await?;
     let by = ImportActor::Operator(op.operator_id);
@@ -870,7 +903,7 @@ pub async fn district_create(
     meta: RequestMeta,
     ApiQuery(params): ApiQuery<ImportParams>,
     headers: HeaderMap,
-    body: Bytes,
+    ApiBytes(body): ApiBytes,
 ) -> ApiResult<Response> {
     let district = user.district_id.ok_or(ApiError::Forbidden)?;
     let tenant = crate::provisioning::tenant_in_scope(&state.db, &slug, Some(district)).await?;

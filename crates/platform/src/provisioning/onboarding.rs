@@ -1,6 +1,7 @@
 //! The onboarding checklist: ten items, four of them required, and the completion
 //! percentage. The rules are evaluated in the database by `onboarding_checklists`
-//! (migrations/0013_provisioning.sql), one statement for any number of tenants.
+//! (migrations/0013_provisioning.sql, `ai_configured` as of 0018_provisioning_gaps.sql), one
+//! statement for any number of tenants.
 
 use std::collections::HashMap;
 
@@ -39,7 +40,7 @@ pub const ITEMS: [(&str, &str, bool); 10] = [
     ),
     (
         "ai_configured",
-        "AI is enabled with a provider configured",
+        "An AI task policy is enabled and a provider configured",
         true,
     ),
     ("branding_set", "A logo is set", false),
