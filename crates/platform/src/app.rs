@@ -46,6 +46,7 @@ pub fn register(api: &mut Api) {
     crate::imports::routes::register(api);
     crate::ai::routes::register(api);
     crate::flags::routes::register(api);
+    crate::api_keys::routes::register(api);
 }
 
 /// Request ids: a per-process random prefix and a counter; an incoming `x-request-id`

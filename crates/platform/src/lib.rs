@@ -7,6 +7,7 @@
 
 pub mod ai;
 pub mod analytics;
+pub mod api_keys;
 pub mod app;
 pub mod assignments;
 pub mod attachments;

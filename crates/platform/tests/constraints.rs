@@ -56,7 +56,8 @@ fn classify(constraint: &str) -> Option<Reach> {
         "sessions_token_hash_key"
         | "setup_tokens_token_hash_key"
         | "operator_sessions_token_hash_key"
-        | "operator_setup_tokens_token_hash_key" => TOKEN,
+        | "operator_setup_tokens_token_hash_key"
+        | "api_keys_secret_sha256_key" => TOKEN,
         "job_counters_queue_kind_key"
         | "job_probes_probe_key"
         | "job_schedule_ticks_schedule_name_tick_at_key"

@@ -726,39 +726,51 @@ async fn the_official_openfeature_python_provider_reads_the_flags() {
         ["advanced_analytics", false],
         ["no_such_flag", true]
     ]);
-    let out = tokio::process::Command::new(&python)
-        .arg(format!("{root}/crates/platform/tests/ofrep_client.py"))
-        .arg(keys.to_string())
-        // The session token goes by environment, never argv.
-        .env("K12_OFREP_BASE_URL", &app.base_url)
-        .env("K12_OFREP_TOKEN", &f.teacher)
-        .env("K12_OFREP_TENANT", f.alpha.to_string())
-        .output()
-        .await
-        .expect("running the OpenFeature client");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
-    // Hard-coded default: the SDK falls back to the code's default (false here).
-    assert_eq!(r["guardian_portal"]["value"], false, "{r}");
-    assert_eq!(r["guardian_portal"]["reason"], "DEFAULT");
-    assert_eq!(r["webhook_events"]["value"], false);
-    assert_eq!(r["webhook_events"]["reason"], "STATIC");
-    assert_eq!(r["webhook_events"]["variant"], "off");
-    assert_eq!(r["i18n_locale_switcher"]["value"], true);
-    assert_eq!(r["i18n_locale_switcher"]["reason"], "TARGETING_MATCH");
-    assert_eq!(r["i18n_locale_switcher"]["metadata"]["source"], "tenant");
-    assert_eq!(r["advanced_analytics"]["value"], true);
-    assert_eq!(r["advanced_analytics"]["reason"], "SPLIT");
-    assert_eq!(r["no_such_flag"]["value"], true);
-    assert_eq!(r["no_such_flag"]["error_code"], "FLAG_NOT_FOUND");
-    assert_eq!(r["__other_tenant"]["error_code"], "INVALID_CONTEXT");
-    assert_eq!(r["__other_tenant"]["value"], false);
-    assert_eq!(
-        r["__no_targeting_key"]["error_code"],
-        "TARGETING_KEY_MISSING"
-    );
+    // The same client, once with a teacher's session and once with a tenant API key.
+    let (st, created) = app
+        .post(
+            "/api/v1/admin/api_keys",
+            &f.admin,
+            json!({"name": "openfeature"}),
+        )
+        .await;
+    assert_eq!(st, 201, "{created}");
+    let api_key = created["secret"].as_str().unwrap().to_string();
+    for (how, token) in [("session", &f.teacher), ("api key", &api_key)] {
+        let out = tokio::process::Command::new(&python)
+            .arg(format!("{root}/crates/platform/tests/ofrep_client.py"))
+            .arg(keys.to_string())
+            // The token goes by environment, never argv.
+            .env("K12_OFREP_BASE_URL", &app.base_url)
+            .env("K12_OFREP_TOKEN", token)
+            .env("K12_OFREP_TENANT", f.alpha.to_string())
+            .output()
+            .await
+            .expect("running the OpenFeature client");
+        assert!(
+            out.status.success(),
+            "{how}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+        // Hard-coded default: the SDK falls back to the code's default (false here).
+        assert_eq!(r["guardian_portal"]["value"], false, "{how}: {r}");
+        assert_eq!(r["guardian_portal"]["reason"], "DEFAULT");
+        assert_eq!(r["webhook_events"]["value"], false);
+        assert_eq!(r["webhook_events"]["reason"], "STATIC");
+        assert_eq!(r["webhook_events"]["variant"], "off");
+        assert_eq!(r["i18n_locale_switcher"]["value"], true);
+        assert_eq!(r["i18n_locale_switcher"]["reason"], "TARGETING_MATCH");
+        assert_eq!(r["i18n_locale_switcher"]["metadata"]["source"], "tenant");
+        assert_eq!(r["advanced_analytics"]["value"], true);
+        assert_eq!(r["advanced_analytics"]["reason"], "SPLIT");
+        assert_eq!(r["no_such_flag"]["value"], true);
+        assert_eq!(r["no_such_flag"]["error_code"], "FLAG_NOT_FOUND");
+        assert_eq!(r["__other_tenant"]["error_code"], "INVALID_CONTEXT");
+        assert_eq!(r["__other_tenant"]["value"], false);
+        assert_eq!(
+            r["__no_targeting_key"]["error_code"],
+            "TARGETING_KEY_MISSING"
+        );
+    }
 }

@@ -1,7 +1,8 @@
 """Reads feature flags through the official OpenFeature Python SDK and OFREP provider.
 
-Environment: K12_OFREP_BASE_URL (the API's base URL), K12_OFREP_TOKEN (a session token,
-sent as a bearer header; kept out of argv), K12_OFREP_TENANT (the caller's tenant id).
+Environment: K12_OFREP_BASE_URL (the API's base URL), K12_OFREP_TOKEN (a session token or
+a tenant API key, sent as a bearer header; kept out of argv), K12_OFREP_TENANT (the
+caller's tenant id).
 Argument: a JSON list of [flag key, code default] pairs. Prints one JSON object: per key
 the SDK's resolution details, plus two probes: another tenant's targeting key and none.
 """

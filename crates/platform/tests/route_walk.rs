@@ -741,6 +741,19 @@ fn expectations() -> BTreeMap<(&'static str, &'static str), [u16; 7]> {
             ("POST", "/ofrep/v1/evaluate/flags"),
             [401, 200, 200, 200, 400, 400, 403],
         ),
+        // API keys: tenant admins manage their school's; another school's id is 404.
+        (
+            ("GET", "/api/v1/admin/api_keys"),
+            [401, 403, 403, 200, 200, 403, 403],
+        ),
+        (
+            ("POST", "/api/v1/admin/api_keys"),
+            [401, 403, 403, 201, 201, 403, 403],
+        ),
+        (
+            ("DELETE", "/api/v1/admin/api_keys/{id}"),
+            [401, 403, 403, 204, 404, 403, 403],
+        ),
     ])
 }
 
@@ -827,6 +840,7 @@ fn body(method: &str, path: &str, n: usize, s: &School) -> Option<Value> {
         ("PUT", "/api/v1/operator/feature_flags/{key}") => {
             json!({"enabled": true, "percentage": n % 101})
         }
+        ("POST", "/api/v1/admin/api_keys") => json!({"name": format!("Walk key {n}")}),
         ("POST", "/ofrep/v1/evaluate/flags/{key}") | ("POST", "/ofrep/v1/evaluate/flags") => {
             json!({"context": {"targetingKey": s.tenant_id.to_string()}})
         }
@@ -1097,6 +1111,14 @@ impl Targets<'_> {
                     "/api/v1/admin/ai/task_policies",
                     &s.admin.token,
                     json!({"task_type": format!("walk_target_{}", rand_suffix())}),
+                )
+                .await,
+            ),
+            (_, "/api/v1/admin/api_keys/{id}") => created(
+                app.post(
+                    "/api/v1/admin/api_keys",
+                    &s.admin.token,
+                    json!({"name": format!("Walk target {}", rand_suffix())}),
                 )
                 .await,
             ),

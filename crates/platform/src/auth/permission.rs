@@ -155,6 +155,10 @@ pub enum Access {
     DistrictAdmin,
     /// A platform operator.
     Operator,
+    /// A signed-in user of a tenant, or a tenant API key holding this scope
+    /// (`crate::api_keys`). The only rule that admits keys: every other route refuses
+    /// them as unknown tokens.
+    TenantMemberOrKey(&'static str),
 }
 
 impl Access {
@@ -166,6 +170,9 @@ impl Access {
             Self::Tenant(p) => format!("tenant users with permission {p}"),
             Self::DistrictAdmin => "district administrators".into(),
             Self::Operator => "platform operators".into(),
+            Self::TenantMemberOrKey(scope) => {
+                format!("any signed-in user of the tenant, or a tenant API key with scope {scope}")
+            }
         }
     }
 }

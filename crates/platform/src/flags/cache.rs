@@ -7,6 +7,10 @@
 //! connection per process and reloads on every notification, and after every reconnect
 //! (notifications sent while disconnected are lost). LISTEN needs a session of its own,
 //! which a transaction-pooling PgBouncer cannot give: [`listen_url`] picks a direct URL.
+//!
+//! The same connection carries `api_keys_changed` for the process's API key map
+//! ([`crate::api_keys::cache`]), which it empties on that notification and on every
+//! reconnect, and the same task writes the keys' `last_used_at` every few seconds.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -16,11 +20,18 @@ use arc_swap::ArcSwapOption;
 use featureflags::{GlobalRule, Snapshot};
 use sqlx::postgres::PgListener;
 
+use crate::api_keys::ApiKeyCache;
 use crate::config::{DatabaseConfig, PgBouncerMode, Secret};
 use crate::db::Db;
 
 /// The channel the `feature_flags_changed` trigger notifies (migration 0014).
 pub const CHANNEL: &str = "feature_flags_changed";
+
+/// The channel the `api_keys_changed` trigger notifies (migration 0017).
+pub const API_KEYS_CHANNEL: &str = "api_keys_changed";
+
+/// How often the listener task writes the API keys' `last_used_at`.
+const LAST_USED_FLUSH: Duration = Duration::from_secs(2);
 
 /// The URL the LISTEN connection uses: `DATABASE_URL`, or with
 /// `K12_DB_PGBOUNCER=transaction` (LISTEN needs a session of its own, which transaction
@@ -44,6 +55,8 @@ struct Inner {
     /// Serialises reloads, so a slower, older load never replaces a newer one.
     reload: tokio::sync::Mutex<()>,
     reloads: AtomicU64,
+    /// The API key map, invalidated through the same LISTEN connection.
+    api_keys: ApiKeyCache,
 }
 
 impl FlagCache {
@@ -69,6 +82,11 @@ impl FlagCache {
         Ok(snapshot)
     }
 
+    /// The process's API key map (OFREP's other way in), kept by the same listener.
+    pub fn api_keys(&self) -> &ApiKeyCache {
+        &self.inner.api_keys
+    }
+
     /// How many times the snapshot was (re)loaded.
     pub fn reloads(&self) -> u64 {
         self.inner.reloads.load(Ordering::Relaxed)
@@ -82,35 +100,66 @@ impl FlagCache {
     }
 
     /// Starts the task that reloads the snapshot on every `feature_flags_changed`
-    /// notification (and after every reconnect). Stops when the handle is aborted.
+    /// notification (and after every reconnect), empties the API key map on every
+    /// `api_keys_changed` (and after every reconnect), and writes the keys'
+    /// `last_used_at`. Stops when the handle is aborted.
     pub fn spawn_listener(&self, db: Db, url: Secret) -> tokio::task::JoinHandle<()> {
         let cache = self.clone();
         tokio::spawn(async move {
-            loop {
-                if let Err(e) = cache.listen(&db, url.expose()).await {
-                    // sqlx's connection errors name no password.
-                    tracing::warn!(error = %e, "feature flag notifications interrupted; retrying");
+            let listen = async {
+                loop {
+                    if let Err(e) = cache.listen(&db, url.expose()).await {
+                        // sqlx's connection errors name no password.
+                        tracing::warn!(error = %e, "feature flag notifications interrupted; retrying");
+                    }
+                    tokio::time::sleep(Duration::from_secs(1)).await;
                 }
-                tokio::time::sleep(Duration::from_secs(1)).await;
-            }
+            };
+            let last_used = async {
+                let mut tick = tokio::time::interval(LAST_USED_FLUSH);
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                loop {
+                    tick.tick().await;
+                    if let Err(e) = cache.api_keys().flush_last_used(&db).await {
+                        tracing::warn!(error = %e, "writing API keys' last use failed; retrying");
+                    }
+                }
+            };
+            tokio::join!(listen, last_used);
         })
     }
 
     async fn listen(&self, db: &Db, url: &str) -> Result<(), sqlx::Error> {
         let mut listener = PgListener::connect(url).await?;
-        listener.listen(CHANNEL).await?;
+        listener.listen_all([CHANNEL, API_KEYS_CHANNEL]).await?;
         // Whatever changed before we listened.
+        self.api_keys().invalidate();
         self.reload(db).await?;
         loop {
             match listener.try_recv().await? {
-                Some(_) => {
-                    // One reload covers every notification already received.
-                    while let Some(_more) = listener.next_buffered() {}
-                    self.reload(db).await?;
+                Some(first) => {
+                    // One reload (one invalidation) covers every notification already
+                    // received.
+                    let (mut flags, mut keys) = (false, false);
+                    let mut note = |channel: &str| match channel {
+                        API_KEYS_CHANNEL => keys = true,
+                        _ => flags = true,
+                    };
+                    note(first.channel());
+                    while let Some(more) = listener.next_buffered() {
+                        note(more.channel());
+                    }
+                    if keys {
+                        self.api_keys().invalidate();
+                    }
+                    if flags {
+                        self.reload(db).await?;
+                    }
                 }
                 // The connection was lost and is re-established by the next call; what
                 // was sent meanwhile is lost, so load again.
                 None => {
+                    self.api_keys().invalidate();
                     self.reload(db).await?;
                 }
             }

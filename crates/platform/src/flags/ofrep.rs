@@ -2,8 +2,10 @@
 //! the flags: `POST /ofrep/v1/evaluate/flags/{key}` and the bulk
 //! `POST /ofrep/v1/evaluate/flags`, both with `{"context": {"targetingKey": "<tenant id>"}}`.
 //!
-//! * Authentication: the caller's session (bearer token or cookie); the platform has no
-//!   tenant-scoped API keys. The targeting key must be the caller's own tenant id:
+//! * Authentication: a tenant API key with scope `flags:evaluate` (`Authorization: Bearer
+//!   k12k_...`, resolved from the process's key map without SQL: [`crate::api_keys`]) or
+//!   the caller's session (bearer token or cookie). The targeting key must be the
+//!   caller's (the key's) own tenant id:
 //!   another tenant's (or anything else) is `400 INVALID_CONTEXT`, the same answer for a
 //!   tenant that exists and one that does not, so nothing leaks.
 //! * Reasons: `TARGETING_MATCH` (the tenant's override), `STATIC` (the global row),
@@ -29,7 +31,7 @@ use serde::Serialize;
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
-use crate::auth::session::CurrentUser;
+use crate::api_keys::TenantCaller;
 use crate::error::{ApiError, ApiResult};
 use crate::http::extract::ApiPath;
 use crate::http::AppState;
@@ -162,11 +164,11 @@ pub fn evaluate_all(snapshot: &Snapshot, tenant: i64) -> Vec<OfrepEvaluation> {
 /// `POST /ofrep/v1/evaluate/flags/{key}`
 pub async fn evaluate_one(
     State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    caller: TenantCaller,
     ApiPath(key): ApiPath<String>,
     body: Bytes,
 ) -> ApiResult<Json<OfrepEvaluation>> {
-    let tenant = me.tenant_id.0;
+    let tenant = caller.tenant_id.0;
     check_context(&body, Some(&key), tenant)?;
     let snapshot = state.flags.snapshot(&state.db).await?;
     if !snapshot.exists(&key) {
@@ -183,11 +185,11 @@ pub async fn evaluate_one(
 /// `POST /ofrep/v1/evaluate/flags`
 pub async fn evaluate_bulk(
     State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    caller: TenantCaller,
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Response> {
-    let tenant = me.tenant_id.0;
+    let tenant = caller.tenant_id.0;
     check_context(&body, None, tenant)?;
     let snapshot = state.flags.snapshot(&state.db).await?;
     let answer = OfrepBulk {

@@ -1,5 +1,6 @@
 //! Feature-flag routes: tenant overrides (tenant admins, `settings:manage`), global flags
-//! and rollouts (platform operators), and OFREP evaluation (any signed-in tenant user).
+//! and rollouts (platform operators), and OFREP evaluation (any signed-in tenant user, or
+//! a tenant API key with scope `flags:evaluate`).
 
 use axum::http::StatusCode;
 
@@ -10,6 +11,7 @@ use crate::http::api::{Api, Operation as Op};
 pub fn register(api: &mut Api) {
     use Access::*;
     let ok = StatusCode::OK;
+    let ofrep = TenantMemberOrKey(crate::api_keys::FLAGS_EVALUATE);
     api.add(
         Op::get("/api/v1/admin/feature_flags", Tenant(perm::SETTINGS_MANAGE))
             .summary(
@@ -73,7 +75,7 @@ pub fn register(api: &mut Api) {
         super::operator_delete,
     );
     api.add(
-        Op::post("/ofrep/v1/evaluate/flags/{key}", TenantMember)
+        Op::post("/ofrep/v1/evaluate/flags/{key}", ofrep)
             .summary(
                 "flags",
                 "OpenFeature remote evaluation of one flag for your tenant (targetingKey: your tenant id)",
@@ -83,7 +85,7 @@ pub fn register(api: &mut Api) {
         super::ofrep::evaluate_one,
     );
     api.add(
-        Op::post("/ofrep/v1/evaluate/flags", TenantMember)
+        Op::post("/ofrep/v1/evaluate/flags", ofrep)
             .summary(
                 "flags",
                 "OpenFeature remote evaluation of every flag for your tenant, with ETag / 304",

@@ -239,13 +239,29 @@ async fn authorize(
     let Some(token) = session::presented_token(req.headers(), state.config.env) else {
         return ApiError::Unauthenticated.into_response();
     };
+    if let Access::TenantMemberOrKey(scope) = access {
+        if crate::api_keys::key::is_api_key(&token) {
+            return match state
+                .flags
+                .api_keys()
+                .authenticate(&state.db, &token, scope)
+                .await
+            {
+                Ok(key) => {
+                    req.extensions_mut().insert(key);
+                    next.run(req).await
+                }
+                Err(e) => e.into_response(),
+            };
+        }
+    }
     let actor = match session::resolve(&state.db, &token).await {
         Ok(actor) => actor,
         Err(e) => return e.into_response(),
     };
     let allowed = match (&access, &actor) {
         (Access::Public | Access::Authenticated, _) => true,
-        (Access::TenantMember, Actor::User(_)) => true,
+        (Access::TenantMember | Access::TenantMemberOrKey(_), Actor::User(_)) => true,
         (Access::Tenant(p), Actor::User(u)) => u.can(*p),
         (Access::DistrictAdmin, Actor::User(u)) => u.district_admin && u.district_id.is_some(),
         (Access::Operator, Actor::Operator(_)) => true,
