@@ -70,30 +70,56 @@ pub struct Args {
     /// Also write the Markdown report to this file.
     #[arg(long)]
     output: Option<PathBuf>,
+    /// Keep the service's log (JSON lines, as production writes them) in this file
+    /// (default: a temporary file, removed at exit).
+    #[arg(long)]
+    log_file: Option<PathBuf>,
 }
 
-fn init_tracing() {
-    // As `k12 serve` does: warnings on stderr, and the statement-counting layer (which
-    // `Server-Timing` reads in development).
-    use tracing_subscriber::layer::SubscriberExt;
-    use tracing_subscriber::util::SubscriberInitExt;
-    use tracing_subscriber::{EnvFilter, Layer};
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=info"));
-    tracing_subscriber::registry()
-        .with(
-            tracing_subscriber::fmt::layer()
-                .with_writer(std::io::stderr)
-                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-                .with_filter(filter),
-        )
-        .with(platform::http::statements::layer())
-        .init();
+/// The service's log: the production configuration (`platform::logging`, JSON lines,
+/// non-blocking writer, an INFO access line per request), written to a file through a
+/// writer that counts what reaches it.
+struct ServiceLog {
+    path: PathBuf,
+    temporary: bool,
+    volume: report::LogVolume,
+    guard: platform::logging::LogGuard,
+}
+
+fn init_logging(args: &Args) -> anyhow::Result<ServiceLog> {
+    let (path, temporary) = match &args.log_file {
+        Some(path) => (path.clone(), false),
+        None => (
+            std::env::temp_dir().join(format!("k12-bench-{}-service.log", std::process::id())),
+            true,
+        ),
+    };
+    let file = std::fs::File::create(&path)
+        .with_context(|| format!("creating the service log {}", path.display()))?;
+    let volume = report::LogVolume::default();
+    let writer = report::CountingWriter::new(file, volume.clone());
+    let guard = platform::logging::init(writer, platform::logging::LogFormat::Json, false);
+    Ok(ServiceLog {
+        path,
+        temporary,
+        volume,
+        guard,
+    })
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    init_tracing();
+    let log = match init_logging(&args) {
+        Ok(log) => log,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    eprintln!(
+        "service log (production configuration: JSON, non-blocking, INFO access line per request): {}",
+        log.path.display()
+    );
     // The service on one runtime, the HTTP clients on another: separate threads, so
     // their CPU can be told apart.
     let runtimes = tokio::runtime::Builder::new_multi_thread()
@@ -115,7 +141,18 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(args, clients.handle().clone())) {
+    let result = runtime.block_on(run(args, clients.handle().clone(), &log));
+    let ServiceLog {
+        path,
+        temporary,
+        guard,
+        ..
+    } = log;
+    drop(guard);
+    if temporary {
+        let _ = std::fs::remove_file(path);
+    }
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -136,7 +173,7 @@ fn cluster_dir(args: &Args) -> anyhow::Result<(PathBuf, bool)> {
     }
 }
 
-async fn run(args: Args, clients: tokio::runtime::Handle) -> anyhow::Result<()> {
+async fn run(args: Args, clients: tokio::runtime::Handle, log: &ServiceLog) -> anyhow::Result<()> {
     let (dir, temporary) = cluster_dir(&args)?;
     let mut cluster = Cluster::init(&dir.join("data"), SUPERUSER_PASSWORD)?;
     if cluster.is_running() {
@@ -149,7 +186,7 @@ async fn run(args: Args, clients: tokio::runtime::Handle) -> anyhow::Result<()> 
         dir.display()
     );
     let result = tokio::select! {
-        result = run_with_cluster(&args, &cluster, &dir, clients) => result,
+        result = run_with_cluster(&args, &cluster, &dir, clients, log) => result,
         _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted")),
     };
     let stopped = cluster.stop();
@@ -173,6 +210,7 @@ async fn run_with_cluster(
     cluster: &Cluster,
     dir: &std::path::Path,
     client_runtime: tokio::runtime::Handle,
+    log: &ServiceLog,
 ) -> anyhow::Result<()> {
     let urls = Urls {
         port: cluster.port,
@@ -372,7 +410,15 @@ async fn run_with_cluster(
     dev_server.await??;
 
     let machine = machine.finish();
+    let logging = report::Logging {
+        filter: std::env::var("RUST_LOG")
+            .unwrap_or_else(|_| platform::logging::DEFAULT_FILTER.to_string()),
+        lines: log.volume.lines(),
+        bytes: log.volume.bytes(),
+        dropped: log.guard.dropped_lines(),
+    };
     let text = report::markdown(&report::Report {
+        logging: &logging,
         args,
         settings: &settings,
         shape: &shape,

@@ -1,10 +1,11 @@
 //! pgbench scripts made from the endpoints' statements, and running them.
 //!
 //! A script picks a random target (`\set n random(1, N)` and a lookup in `bench.targets`
-//! with `\gset`), then runs exactly the transactions a request runs: the session lookup
-//! (BEGIN, set_config, the lookup, COMMIT) and the handler's (BEGIN, set_config, its
-//! statements, COMMIT). `$n` become pgbench variables; NULL arguments become NULL
-//! literals, because a pgbench variable cannot be NULL.
+//! with `\gset`), then runs exactly the transaction a request runs: BEGIN and set_config
+//! in one round trip (the service sends them as one simple query; pgbench's prepared mode
+//! cannot, so they go in a pipeline: also one round trip), the session lookup, the
+//! handler's statements, COMMIT. `$n` become pgbench variables; NULL arguments become
+//! NULL literals, because a pgbench variable cannot be NULL.
 
 use std::path::{Path, PathBuf};
 
@@ -55,8 +56,10 @@ fn substitute(statement: &Statement) -> String {
 }
 
 fn transaction(script: &mut String, statements: &[Statement]) {
-    script.push_str("BEGIN;\n");
-    for s in std::iter::once(&endpoints::set_tenant()).chain(statements) {
+    script.push_str("\\startpipeline\nBEGIN;\n");
+    script.push_str(substitute(&endpoints::set_tenant()).trim());
+    script.push_str(";\n\\endpipeline\n");
+    for s in statements {
         script.push_str(substitute(s).trim());
         script.push_str(";\n");
     }
@@ -71,11 +74,17 @@ pub fn script(endpoint: &Endpoint, targets: usize, part: Part) -> String {
          FROM bench.targets WHERE kind = '{}' AND n = :n \\gset\n",
         endpoint.who.kind()
     );
+    // One transaction for the lookup and the handler, as a GET runs them (the lookup's
+    // transaction is handed on to the handler).
+    let mut statements = Vec::new();
     if matches!(part, Part::Whole | Part::SessionLookup) {
-        transaction(&mut s, &endpoints::session_lookup());
+        statements.extend(endpoints::session_lookup());
     }
     if matches!(part, Part::Whole | Part::Handler) {
-        transaction(&mut s, &endpoint.handler);
+        statements.extend(endpoint.handler.iter().cloned());
+    }
+    if part != Part::TargetPick {
+        transaction(&mut s, &statements);
     }
     s
 }
@@ -278,7 +287,19 @@ mod tests {
         for e in endpoints::all() {
             let s = script(&e, 10, Part::Whole);
             assert!(!s.contains('$'), "{}: {s}", e.name);
-            assert_eq!(s.matches("BEGIN;").count(), 2);
+            assert_eq!(
+                s.matches("BEGIN;").count(),
+                1,
+                "one transaction per request"
+            );
+            assert_eq!(s.matches("COMMIT;").count(), 1);
+            assert!(
+                s.contains("\\startpipeline\nBEGIN;\nSELECT set_config"),
+                "{s}"
+            );
+            let lookup = script(&e, 10, Part::SessionLookup);
+            assert!(lookup.contains("FROM sessions"), "{lookup}");
+            assert!(!script(&e, 10, Part::TargetPick).contains("BEGIN"));
         }
     }
 

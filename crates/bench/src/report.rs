@@ -1,6 +1,8 @@
 //! The Markdown report: the machine, the district, the bulk import and the table.
 
 use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use platform::db::Db;
@@ -79,7 +81,57 @@ pub struct Row {
     pub profile: Vec<(Part, pgbench::Outcome)>,
 }
 
+/// What the service's log writer received during the run.
+#[derive(Clone, Default)]
+pub struct LogVolume {
+    bytes: Arc<AtomicU64>,
+    lines: Arc<AtomicU64>,
+}
+
+impl LogVolume {
+    pub fn bytes(&self) -> u64 {
+        self.bytes.load(Ordering::Relaxed)
+    }
+    pub fn lines(&self) -> u64 {
+        self.lines.load(Ordering::Relaxed)
+    }
+}
+
+/// A writer that counts the bytes and lines passing through it.
+pub struct CountingWriter<W> {
+    inner: W,
+    volume: LogVolume,
+}
+
+impl<W> CountingWriter<W> {
+    pub fn new(inner: W, volume: LogVolume) -> Self {
+        Self { inner, volume }
+    }
+}
+
+impl<W: std::io::Write> std::io::Write for CountingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.volume.bytes.fetch_add(n as u64, Ordering::Relaxed);
+        let lines = buf[..n].iter().filter(|&&b| b == b'\n').count();
+        self.volume.lines.fetch_add(lines as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// How the service logged during the run (the report says so).
+pub struct Logging {
+    pub filter: String,
+    pub lines: u64,
+    pub bytes: u64,
+    pub dropped: usize,
+}
+
 pub struct Report<'a> {
+    pub logging: &'a Logging,
     pub args: &'a Args,
     pub settings: &'a Settings,
     pub shape: &'a Shape,
@@ -135,6 +187,17 @@ pub fn markdown(r: &Report) -> String {
         r.args.pool_size,
         r.settings.clients,
         r.settings.duration.as_secs(),
+    );
+    let l = r.logging;
+    let _ = writeln!(
+        out,
+        "Service logging: the production configuration (`platform::logging`, as `k12 serve` with \
+         `K12_LOG_FORMAT=json`): JSON lines through the non-blocking writer, filter `{}` (an INFO \
+         access line per request), to a file: {} lines, {:.1} MB during the whole run, {} dropped.\n",
+        l.filter,
+        thousands(l.lines as i64),
+        l.bytes as f64 / 1e6,
+        l.dropped,
     );
     let _ = writeln!(
         out,

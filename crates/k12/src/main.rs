@@ -113,38 +113,24 @@ enum OperatorCommand {
     },
 }
 
-fn init_tracing() {
-    use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=info"));
-    use tracing_subscriber::layer::SubscriberExt;
-    use tracing_subscriber::util::SubscriberInitExt;
-    use tracing_subscriber::Layer;
-    let json = std::env::var("K12_LOG_FORMAT").is_ok_and(|v| v == "json");
-    // Colours only for a person at a terminal: redirected to a file or a log collector,
-    // escape codes are noise (and were a good part of the benchmark's log volume).
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let fmt = tracing_subscriber::fmt::layer()
-        .with_writer(std::io::stderr)
-        .with_ansi(ansi);
-    let fmt = if json {
-        fmt.json().with_filter(filter).boxed()
-    } else {
-        fmt.with_filter(filter).boxed()
-    };
-    tracing_subscriber::registry()
-        .with(fmt)
-        .with(platform::http::statements::layer())
-        .init();
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let cli = match cli.command {
         Command::LintMigrations(args) => return lint_migrations::run(args),
         other => Cli { command: other },
     };
-    init_tracing();
+    // Held to the end of `main`: dropping it flushes the queued log lines.
+    let log = platform::logging::init_stderr();
+    let code = run(cli);
+    let dropped = log.dropped_lines();
+    drop(log);
+    if dropped > 0 {
+        eprintln!("warning: {dropped} log lines were dropped (the log writer fell behind)");
+    }
+    code
+}
+
+fn run(cli: Cli) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -27,7 +27,27 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations"
 pub const SERVICE_GROUP_ROLE: &str = "k12_service";
 
 /// The statement that scopes a transaction to one tenant (`$1`: the tenant id as text).
+/// Transactions send it with their `BEGIN` ([`begin_tenant_sql`]); this parameterised
+/// form is for `pgbench` scripts and tests.
 pub const SET_TENANT_SQL: &str = "SELECT set_config('app.tenant_id', $1, true)";
+
+/// The statement that opens a system transaction, sent with its `BEGIN`.
+pub const SET_SYSTEM_SQL: &str = "SELECT set_config('app.system', 'on', true)";
+
+/// `begin` (`BEGIN` or `BEGIN READ ONLY`), PgBouncer's `DEALLOCATE ALL` when behind one,
+/// and the transaction-local `app.tenant_id`, as one simple-query message: one round trip
+/// for what took two. The tenant id is an integer formatted here, so nothing from outside
+/// is interpolated.
+pub fn begin_tenant_sql(begin: &str, pgbouncer: PgBouncerMode, tenant: TenantId) -> String {
+    let deallocate = match pgbouncer {
+        PgBouncerMode::Off => "",
+        PgBouncerMode::Transaction => " DEALLOCATE ALL;",
+    };
+    format!(
+        "{begin};{deallocate} SELECT set_config('app.tenant_id', '{}', true)",
+        tenant.0
+    )
+}
 
 /// A tenant's id, as set in `app.tenant_id`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -146,8 +166,18 @@ impl Db {
         }
     }
 
-    /// Begins a transaction on a pooled connection, counting waits and timeouts.
-    async fn begin(&self) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
+    /// Begins a transaction on a pooled connection with `begin` (a simple-query `BEGIN`
+    /// that may carry the transaction's `set_config` in the same round trip), counting
+    /// waits and timeouts. The pool does not ping a connection before handing it out
+    /// (`test_before_acquire(false)`), so a connection the server closed while it sat idle
+    /// fails here, on its first round trip: nothing has run yet, so the transaction is
+    /// begun once more on another connection (the broken one fails sqlx's release check
+    /// and leaves the pool). A second failure is returned, and answers 503
+    /// ([`is_connection_lost`]).
+    async fn begin(&self, begin: String) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
+        // Whatever the request's session lookup left open is given back before this
+        // transaction takes a connection: a request never holds two.
+        drop(take_handed_on());
         let c = &self.counters;
         if self.pool.num_idle() == 0
             && self.pool.size() >= self.pool.options().get_max_connections()
@@ -156,9 +186,12 @@ impl Db {
         }
         c.waiting.fetch_add(1, Ordering::Relaxed);
         let _waiting = Waiting(&c.waiting);
-        let tx = match self.pgbouncer {
-            PgBouncerMode::Off => self.pool.begin().await,
-            PgBouncerMode::Transaction => self.pool.begin_with(PGBOUNCER_BEGIN_SQL).await,
+        let tx = match self.pool.begin_with(begin.clone()).await {
+            Err(e) if is_connection_lost(&e) => {
+                tracing::warn!(error = %e, "pooled connection lost; beginning on another");
+                self.pool.begin_with(begin).await
+            }
+            other => other,
         };
         if let Err(sqlx::Error::PoolTimedOut) = tx {
             c.acquire_timeouts_total.fetch_add(1, Ordering::Relaxed);
@@ -184,14 +217,43 @@ impl Db {
         }
     }
 
-    /// Opens a transaction scoped to one tenant.
+    /// Opens a transaction scoped to one tenant: `BEGIN` and the transaction-local
+    /// `app.tenant_id` in one round trip. Inside a request whose session lookup ran in a
+    /// transaction of this tenant ([`Db::hand_on`]), that transaction is continued instead
+    /// of opening a second one.
     pub async fn tenant(&self, tenant: TenantId) -> Result<TenantTx, sqlx::Error> {
-        let mut tx = self.begin().await?;
-        sqlx::query(SET_TENANT_SQL)
-            .bind(tenant.0.to_string())
-            .execute(&mut *tx)
+        if let Some(tx) = take_handed_on() {
+            if tx.tenant == tenant {
+                return Ok(tx);
+            }
+        }
+        let tx = self
+            .begin(begin_tenant_sql("BEGIN", self.pgbouncer, tenant))
             .await?;
         Ok(TenantTx { tx, tenant })
+    }
+
+    /// Runs `request` with room for one transaction handed on from its session lookup to
+    /// its handler ([`Db::hand_on`]). Whatever is left there when `request` ends is rolled
+    /// back and its connection returned (the handler did not need the database).
+    pub async fn with_hand_on<F: std::future::Future>(request: F) -> F::Output {
+        HANDED_ON
+            .scope(std::cell::RefCell::new(None), request)
+            .await
+    }
+
+    /// Keeps `tx` for the next [`Db::tenant`] of the same tenant in this request (inside
+    /// [`Db::with_hand_on`]): one transaction, one connection, one `BEGIN` and `COMMIT` for
+    /// the session lookup and the handler. Any other transaction this request opens, or
+    /// the end of the request, gives it back first, so a request never holds two
+    /// connections because of it. Outside `with_hand_on`, `tx` is committed now.
+    pub async fn hand_on(tx: TenantTx) -> Result<(), sqlx::Error> {
+        let mut tx = Some(tx);
+        let _ = HANDED_ON.try_with(|slot| *slot.borrow_mut() = tx.take());
+        match tx {
+            Some(tx) => tx.commit().await,
+            None => Ok(()),
+        }
     }
 
     /// Opens a read transaction scoped to one tenant on the replica when one is configured
@@ -200,6 +262,8 @@ impl Db {
     /// Row-level security is the same on both: the standby replays the same policies.
     pub async fn tenant_read(&self, tenant: TenantId) -> Result<TenantTx, sqlx::Error> {
         if let Some(replica) = self.replica.as_ref().filter(|r| !r.skipped()) {
+            // The request's primary connection goes back before the replica is used.
+            drop(take_handed_on());
             match replica_tenant(&replica.pool, self.pgbouncer, tenant).await {
                 Ok(tx) => return Ok(tx),
                 Err(e) => {
@@ -222,10 +286,11 @@ impl Db {
 
     /// Opens a system transaction (no tenant; system tables only).
     pub async fn system(&self) -> Result<SystemTx, sqlx::Error> {
-        let mut tx = self.begin().await?;
-        sqlx::query("SELECT set_config('app.system', 'on', true)")
-            .execute(&mut *tx)
-            .await?;
+        let begin = match self.pgbouncer {
+            PgBouncerMode::Off => format!("BEGIN; {SET_SYSTEM_SQL}"),
+            PgBouncerMode::Transaction => format!("{PGBOUNCER_BEGIN_SQL}; {SET_SYSTEM_SQL}"),
+        };
+        let tx = self.begin(begin).await?;
         Ok(SystemTx { tx })
     }
 
@@ -262,6 +327,10 @@ fn lazy_pool(
         options = options.statement_cache_capacity(0);
     }
     Ok(PgPoolOptions::new()
+        // No ping before each use: one round trip less per transaction. A connection
+        // that died while idle fails its first round trip instead (see `Db::begin`);
+        // sqlx still checks every connection when it is released.
+        .test_before_acquire(false)
         .max_connections(pool.size)
         .acquire_timeout(acquire_timeout)
         .idle_timeout(Some(pool.idle_timeout))
@@ -275,16 +344,40 @@ async fn replica_tenant(
     pgbouncer: PgBouncerMode,
     tenant: TenantId,
 ) -> Result<TenantTx, sqlx::Error> {
-    let begin = match pgbouncer {
-        PgBouncerMode::Off => "BEGIN READ ONLY",
-        PgBouncerMode::Transaction => "BEGIN READ ONLY; DEALLOCATE ALL",
-    };
-    let mut tx = pool.begin_with(begin).await?;
-    sqlx::query(SET_TENANT_SQL)
-        .bind(tenant.0.to_string())
-        .execute(&mut *tx)
-        .await?;
+    let begin = begin_tenant_sql("BEGIN READ ONLY", pgbouncer, tenant);
+    let tx = match pool.begin_with(begin.clone()).await {
+        Err(e) if is_connection_lost(&e) => pool.begin_with(begin).await,
+        other => other,
+    }?;
     Ok(TenantTx { tx, tenant })
+}
+
+/// Whether `e` means the connection to PostgreSQL is gone (closed socket, the server shut
+/// down or terminated the backend, the pool closed): the request may succeed if retried,
+/// so it answers 503 with `Retry-After`, not 500.
+pub fn is_connection_lost(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_) | sqlx::Error::PoolClosed | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+            // Class 08: connection exception; 57P01-57P03: admin or crash shutdown,
+            // cannot connect now.
+            code.starts_with("08") || matches!(code.as_ref(), "57P01" | "57P02" | "57P03")
+        }),
+        _ => false,
+    }
+}
+
+tokio::task_local! {
+    /// The request's session-lookup transaction, waiting for its handler (`Db::hand_on`).
+    static HANDED_ON: std::cell::RefCell<Option<TenantTx>>;
+}
+
+/// Takes the handed-on transaction, if this task has one.
+fn take_handed_on() -> Option<TenantTx> {
+    HANDED_ON
+        .try_with(|slot| slot.borrow_mut().take())
+        .ok()
+        .flatten()
 }
 
 pub struct TenantTx {

@@ -211,6 +211,23 @@ impl IntoResponse for ApiError {
                 .insert("retry-after", axum::http::HeaderValue::from_static("1"));
             return response;
         }
+        if let Self::Database(e) = &self {
+            if crate::db::is_connection_lost(e) {
+                // The connection to PostgreSQL broke (server restarted, backend
+                // terminated, network): nothing the client did; it may retry.
+                tracing::warn!(error = %e, "database connection lost");
+                let mut response = error_body(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    "the database connection was interrupted; try again shortly",
+                    Value::Null,
+                );
+                response
+                    .headers_mut()
+                    .insert("retry-after", axum::http::HeaderValue::from_static("1"));
+                return response;
+            }
+        }
         if let Self::Ofrep {
             status,
             key,
@@ -333,7 +350,8 @@ fn classify(e: sqlx::Error) -> ApiError {
         // NUL characters and invalid encodings (22021), bad text for a type (22P02), numbers
         // and dates out of range (22003, 22008), and the rest of class 22: the input's fault.
         c if c.starts_with("22") => ApiError::invalid("value", "is not a valid value"),
-        _ => ApiError::from(e),
+        // Not `ApiError::from(e)`: that is this function again, recursing forever.
+        _ => ApiError::Database(e),
     }
 }
 

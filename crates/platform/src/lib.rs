@@ -28,6 +28,7 @@ pub mod identity;
 pub mod imports;
 pub mod integrations;
 pub mod jobs;
+pub mod logging;
 pub mod login;
 pub mod meta;
 pub mod monitoring;

@@ -328,8 +328,10 @@ async fn development_responses_report_statement_counts_in_server_timing() {
         .unwrap()
         .parse()
         .unwrap();
+    // One transaction for a GET: the session lookup, the list, COMMIT (BEGIN and
+    // set_config travel as one simple query, outside the statement log).
     assert!(
-        n >= 4,
-        "the auth lookup and the list run statements: {timing}"
+        n >= 3,
+        "the auth lookup, the list and the commit run statements: {timing}"
     );
 }

@@ -121,7 +121,12 @@ pub const USER_SESSION_SQL: &str = "
      GROUP BY s.id, u.id, t.id";
 
 /// Finds the live session behind `token`. Any failure is `Unauthenticated`.
-pub async fn resolve(db: &Db, token: &str) -> Result<Actor, ApiError> {
+///
+/// `hand_on`: a user's lookup transaction is kept open for the handler ([`Db::hand_on`]:
+/// the handler's first transaction of the same tenant continues it) instead of being
+/// committed; only for requests that send no body to read, so no connection waits on
+/// the client.
+pub async fn resolve(db: &Db, token: &str, hand_on: bool) -> Result<Actor, ApiError> {
     let Some((TokenKind::Session, owner)) = token::parse(token) else {
         return Err(ApiError::Unauthenticated);
     };
@@ -133,8 +138,15 @@ pub async fn resolve(db: &Db, token: &str) -> Result<Actor, ApiError> {
                 .bind(&hash)
                 .fetch_optional(&mut *tx)
                 .await?;
-            tx.commit().await?;
-            let row = row.ok_or(ApiError::Unauthenticated)?;
+            let Some(row) = row else {
+                tx.commit().await?;
+                return Err(ApiError::Unauthenticated);
+            };
+            if hand_on {
+                Db::hand_on(tx).await?;
+            } else {
+                tx.commit().await?;
+            }
             Ok(Actor::User(UserActor {
                 tenant_id: tenant,
                 district_id: row.district_id,

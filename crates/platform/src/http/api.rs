@@ -227,15 +227,36 @@ impl Api {
 
 /// Authenticates (401), then checks the route's access rule (403), then runs the handler
 /// with the [`Actor`] in the request extensions.
+///
+/// A `GET` by a tenant user runs its session lookup and its handler in one transaction:
+/// the lookup's transaction is handed on ([`crate::db::Db::hand_on`]) and the handler's
+/// first transaction of the same tenant continues it; row-level security is the same, the
+/// tenant is set for the transaction in both. Requests with a body keep two transactions,
+/// so no connection is held while the body arrives.
 async fn authorize(
     State(state): State<AppState>,
     access: Access,
-    mut req: Request,
+    req: Request,
     next: Next,
 ) -> Response {
     if access == Access::Public {
         return next.run(req).await;
     }
+    let hand_on = req.method() == Method::GET;
+    if hand_on {
+        crate::db::Db::with_hand_on(authenticate(state, access, req, next, true)).await
+    } else {
+        authenticate(state, access, req, next, false).await
+    }
+}
+
+async fn authenticate(
+    state: AppState,
+    access: Access,
+    mut req: Request,
+    next: Next,
+    hand_on: bool,
+) -> Response {
     let Some(token) = session::presented_token(req.headers(), state.config.env) else {
         return ApiError::Unauthenticated.into_response();
     };
@@ -255,7 +276,7 @@ async fn authorize(
             };
         }
     }
-    let actor = match session::resolve(&state.db, &token).await {
+    let actor = match session::resolve(&state.db, &token, hand_on).await {
         Ok(actor) => actor,
         Err(e) => return e.into_response(),
     };
