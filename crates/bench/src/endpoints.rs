@@ -58,6 +58,8 @@ pub struct Endpoint {
     path: fn(&Target) -> String,
     /// The statements of the handler's tenant transaction after `set_config`.
     pub handler: Vec<Statement>,
+    /// A list route (the stampede and the refresh traffic mix these).
+    pub list: bool,
 }
 
 impl Endpoint {
@@ -121,18 +123,21 @@ pub fn all() -> Vec<Endpoint> {
     vec![
         Endpoint {
             name: "GET /api/v1/courses (teacher)",
+            list: true,
             who: Who::Teacher,
             path: |_| "/api/v1/courses".into(),
             handler: vec![course_list()],
         },
         Endpoint {
             name: "GET /api/v1/courses (student)",
+            list: true,
             who: Who::Student,
             path: |_| "/api/v1/courses".into(),
             handler: vec![course_list()],
         },
         Endpoint {
             name: "GET /api/v1/courses/{id} (student)",
+            list: false,
             who: Who::Student,
             path: |t| format!("/api/v1/courses/{}", t.course_id),
             handler: vec![
@@ -142,6 +147,7 @@ pub fn all() -> Vec<Endpoint> {
         },
         Endpoint {
             name: "GET /api/v1/courses/{id}/assignments (teacher)",
+            list: true,
             who: Who::Teacher,
             path: |t| format!("/api/v1/courses/{}/assignments", t.course_id),
             handler: vec![
@@ -155,6 +161,7 @@ pub fn all() -> Vec<Endpoint> {
         },
         Endpoint {
             name: "GET /api/v1/assignments/{id}/submissions (teacher)",
+            list: true,
             who: Who::Teacher,
             path: |t| format!("/api/v1/assignments/{}/submissions", t.assignment_id),
             handler: vec![

@@ -1,5 +1,7 @@
 //! The HTTP side: concurrent keep-alive clients against the real router on loopback.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
@@ -20,8 +22,11 @@ pub struct Settings {
 #[derive(Clone, Debug, Default)]
 pub struct Outcome {
     pub requests: u64,
-    /// Non-200 answers and transport failures.
+    /// Non-200 answers (except a 503 with `Retry-After`), transport failures and
+    /// requests without an answer within the client's timeout (30 s).
     pub errors: u64,
+    /// 503 answers with `Retry-After` (the pool's acquire timeout): counted apart.
+    pub unavailable: u64,
     pub elapsed: Duration,
     /// Sorted latencies in microseconds.
     latencies: Vec<u64>,
@@ -37,6 +42,9 @@ impl Outcome {
     }
     pub fn p99_ms(&self) -> f64 {
         percentile(&self.latencies, 0.99) as f64 / 1000.0
+    }
+    pub fn max_ms(&self) -> f64 {
+        self.latencies.last().copied().unwrap_or(0) as f64 / 1000.0
     }
 }
 
@@ -115,11 +123,17 @@ pub async fn verify(
     })
 }
 
+enum Answer {
+    Ok,
+    Unavailable,
+    Error,
+}
+
 /// A small, fast, per-client random number generator (xorshift64*).
-struct Rng(u64);
+pub struct Rng(u64);
 
 impl Rng {
-    fn next(&mut self) -> u64 {
+    pub fn next(&mut self) -> u64 {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
         self.0 ^= self.0 >> 27;
@@ -127,13 +141,29 @@ impl Rng {
     }
 }
 
-async fn drive(
+/// When a run ends: after its duration, and also when `stop` is set (if given).
+pub struct Until {
+    pub duration: Duration,
+    pub stop: Option<Arc<AtomicBool>>,
+}
+
+impl From<Duration> for Until {
+    fn from(duration: Duration) -> Self {
+        Self {
+            duration,
+            stop: None,
+        }
+    }
+}
+
+pub async fn drive(
     client: &reqwest::Client,
     base: &str,
     settings: &Settings,
-    duration: Duration,
+    until: impl Into<Until>,
     request: impl Fn(&mut Rng) -> (String, Option<String>) + Clone + Send + 'static,
 ) -> Outcome {
+    let Until { duration, stop } = until.into();
     let before = settings.meter.as_ref().map(|m| m.sample());
     let start = Instant::now();
     let deadline = start + duration;
@@ -142,40 +172,53 @@ async fn drive(
         let client = client.clone();
         let base = base.to_string();
         let request = request.clone();
+        let stop = stop.clone();
         tasks.spawn_on(
             async move {
                 let mut rng = Rng(0x9e37_79b9_7f4a_7c15 ^ ((i as u64 + 1) << 17));
                 let mut latencies = Vec::with_capacity(1 << 14);
                 let mut errors = 0u64;
-                while Instant::now() < deadline {
+                let mut unavailable = 0u64;
+                let stopped = || stop.as_ref().is_some_and(|s| s.load(Ordering::Relaxed));
+                while Instant::now() < deadline && !stopped() {
                     let (path, token) = request(&mut rng);
                     let mut req = client.get(format!("{base}{path}"));
                     if let Some(token) = token {
                         req = req.bearer_auth(token);
                     }
                     let t0 = Instant::now();
-                    let ok = match req.send().await {
+                    let answer = match req.send().await {
                         Ok(r) => {
                             let status = r.status();
-                            r.bytes().await.is_ok() && status == reqwest::StatusCode::OK
+                            let retry_after = r.headers().contains_key("retry-after");
+                            match (r.bytes().await.is_ok(), status) {
+                                (true, reqwest::StatusCode::OK) => Answer::Ok,
+                                (true, reqwest::StatusCode::SERVICE_UNAVAILABLE) if retry_after => {
+                                    Answer::Unavailable
+                                }
+                                _ => Answer::Error,
+                            }
                         }
-                        Err(_) => false,
+                        Err(_) => Answer::Error,
                     };
                     latencies.push(t0.elapsed().as_micros() as u64);
-                    if !ok {
-                        errors += 1;
+                    match answer {
+                        Answer::Ok => {}
+                        Answer::Unavailable => unavailable += 1,
+                        Answer::Error => errors += 1,
                     }
                 }
-                (latencies, errors)
+                (latencies, errors, unavailable)
             },
             &settings.runtime,
         );
     }
     let mut out = Outcome::default();
     while let Some(done) = tasks.join_next().await {
-        let (latencies, errors) = done.expect("client task");
+        let (latencies, errors, unavailable) = done.expect("client task");
         out.requests += latencies.len() as u64;
         out.errors += errors;
+        out.unavailable += unavailable;
         out.latencies.extend(latencies);
     }
     out.elapsed = start.elapsed();

@@ -8,6 +8,7 @@ mod endpoints;
 mod load;
 mod pgbench;
 mod report;
+mod scenarios;
 mod seed;
 
 use std::path::PathBuf;
@@ -70,6 +71,18 @@ pub struct Args {
     /// Also write the Markdown report to this file.
     #[arg(long)]
     output: Option<PathBuf>,
+    /// Clients of the stampede on the list routes (0 skips it).
+    #[arg(long, default_value_t = 256)]
+    stampede_clients: usize,
+    /// Seconds of the stampede.
+    #[arg(long, default_value_t = 30)]
+    stampede_secs: u64,
+    /// Skip the analytics routes and the refresh under list traffic.
+    #[arg(long)]
+    skip_analytics: bool,
+    /// Skip the endpoints through PgBouncer (skipped anyway when it is not installed).
+    #[arg(long)]
+    skip_pgbouncer: bool,
     /// Keep the service's log (JSON lines, as production writes them) in this file
     /// (default: a temporary file, removed at exit).
     #[arg(long)]
@@ -260,19 +273,29 @@ async fn run_with_cluster(
             std::path::absolute(dir)?.join("storage").display()
         )),
     )?)?;
-    let serve = |env: Environment| {
-        let db = db.clone();
+    let serve = |env: Environment, db: Db| {
         let store = store.clone();
         async move {
             let outbound = platform::outbound::Outbound::new(
                 platform::outbound::EgressConfig::default(),
                 &platform::config::Secret::new(platform::auth::token::random_password()),
             )?;
+            // The rate limiter stays on every request (its cost is part of the path), with
+            // quotas a benchmark never meets: its clients are a few hundred users sending
+            // thousands of requests a second.
+            let mut limits = platform::ratelimit::Settings::defaults(env);
+            for limit in platform::ratelimit::Limit::ALL {
+                limits.quotas.set(
+                    limit,
+                    platform::ratelimit::Quota::new(1_000_000, 1).map_err(anyhow::Error::msg)?,
+                );
+            }
             let state = platform::http::AppState::new(
                 db,
                 platform::http::ServiceConfig::new(env, outbound),
                 store.clone(),
-            );
+            )
+            .with_limiter(platform::ratelimit::RateLimiter::in_process(limits));
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
             let addr = listener.local_addr()?;
             let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -286,8 +309,8 @@ async fn run_with_cluster(
             anyhow::Ok((format!("http://{addr}"), stop, server))
         }
     };
-    let (prod_url, stop_prod, prod_server) = serve(Environment::Production).await?;
-    let (dev_url, stop_dev, dev_server) = serve(Environment::Development).await?;
+    let (prod_url, stop_prod, prod_server) = serve(Environment::Production, db.clone()).await?;
+    let (dev_url, stop_dev, dev_server) = serve(Environment::Development, db.clone()).await?;
 
     let pgbench = pgbench::Pgbench::find(cluster.port, APP_PASSWORD, DATABASE, dir)?;
     let (duration, warmup, clients) = if args.smoke {
@@ -403,6 +426,83 @@ async fn run_with_cluster(
         None
     };
 
+    let mut scenarios = scenarios::Scenarios::default();
+    let lists = scenarios::list_requests(&targets);
+    if args.stampede_clients > 0 && args.stampede_secs > 0 {
+        let secs = if args.smoke { 1 } else { args.stampede_secs };
+        eprintln!(
+            "stampede: {} clients for {secs} s on the list routes, pool {}",
+            args.stampede_clients, args.pool_size
+        );
+        let s = scenarios::stampede(
+            &prod_url,
+            lists.clone(),
+            args.stampede_clients,
+            Duration::from_secs(secs),
+            settings.runtime.clone(),
+            &db,
+            pool.acquire_timeout,
+        )
+        .await?;
+        eprintln!(
+            "  {:.0} req/s  p50 {:.2} ms  p99 {:.2} ms  max {:.2} ms  errors {}  503s {}",
+            s.outcome.rate(),
+            s.outcome.p50_ms(),
+            s.outcome.p99_ms(),
+            s.outcome.max_ms(),
+            s.outcome.errors,
+            s.outcome.unavailable
+        );
+        scenarios.stampede = Some(s);
+    }
+    if !args.skip_analytics {
+        eprintln!("analytics: the two admin routes, then refreshes under list traffic");
+        let a = scenarios::analytics(&client, &prod_url, &db, &settings, lists.clone()).await?;
+        eprintln!(
+            "  daily p99 {:.2} ms, courses p99 {:.2} ms; {} refreshes under load; list p99 {:.2} ms without, {:.2} ms during",
+            a.daily.p99_ms(),
+            a.courses.p99_ms(),
+            a.refreshes.len(),
+            a.list_without.p99_ms(),
+            a.list_during.p99_ms()
+        );
+        scenarios.analytics = Some(a);
+    }
+    if args.skip_pgbouncer {
+        scenarios.pgbouncer_skipped = Some("--skip-pgbouncer".into());
+    } else {
+        match scenarios::Bouncer::start(cluster.port, APP_PASSWORD, args.pool_size, dir)? {
+            None => {
+                eprintln!("PgBouncer is not installed: skipping that part");
+                scenarios.pgbouncer_skipped = Some("pgbouncer is not installed".into());
+            }
+            Some(bouncer) => {
+                eprintln!("through {} on 127.0.0.1:{}", bouncer.version, bouncer.port);
+                let bounced_db = Db::connect_lazy(
+                    &format!(
+                        "postgres://k12_app:{APP_PASSWORD}@127.0.0.1:{}/{DATABASE}",
+                        bouncer.port
+                    ),
+                    &PoolConfig {
+                        pgbouncer: platform::config::PgBouncerMode::Transaction,
+                        ..pool.clone()
+                    },
+                )?;
+                let (url, stop, server) = serve(Environment::Production, bounced_db).await?;
+                let measured: Vec<_> = endpoints::all()
+                    .into_iter()
+                    .filter(|e| rows.iter().any(|r| r.name == e.name))
+                    .collect();
+                let bounced =
+                    scenarios::through_pgbouncer(&client, &url, &measured, &targets, &settings)
+                        .await;
+                let _ = stop.send(());
+                server.await??;
+                scenarios.pgbouncer = Some((bouncer.version.clone(), bounced));
+            }
+        }
+    }
+
     drop(client);
     let _ = stop_prod.send(());
     let _ = stop_dev.send(());
@@ -427,14 +527,22 @@ async fn run_with_cluster(
         bulk: bulk.as_ref(),
         rows: &rows,
         baseline: baseline.as_ref(),
+        scenarios: &scenarios,
     });
     println!("{text}");
     if let Some(path) = &args.output {
         std::fs::write(path, &text).with_context(|| format!("writing {}", path.display()))?;
     }
-    let errors: u64 = rows.iter().map(|r| r.http.errors).sum();
+    let errors: u64 = rows.iter().map(|r| r.http.errors).sum::<u64>()
+        + scenarios.stampede.as_ref().map_or(0, |s| s.outcome.errors)
+        + scenarios
+            .pgbouncer
+            .as_ref()
+            .map_or(0, |(_, b)| b.iter().map(|b| b.http.errors).sum::<u64>());
     if errors > 0 {
-        anyhow::bail!("{errors} HTTP requests failed (non-200 answers)");
+        anyhow::bail!(
+            "{errors} HTTP requests failed (non-200 answers other than 503 with Retry-After)"
+        );
     }
     Ok(())
 }

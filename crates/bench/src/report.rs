@@ -132,6 +132,7 @@ pub struct Logging {
 
 pub struct Report<'a> {
     pub logging: &'a Logging,
+    pub scenarios: &'a crate::scenarios::Scenarios,
     pub args: &'a Args,
     pub settings: &'a Settings,
     pub shape: &'a Shape,
@@ -314,6 +315,7 @@ pub fn markdown(r: &Report) -> String {
         }
     }
 
+    scenarios(&mut out, r);
     let _ = writeln!(
         out,
         "\n### The district\n\n{} schools in one district; per school {} teachers, {} students, {} courses \
@@ -385,4 +387,133 @@ pub fn markdown(r: &Report) -> String {
         );
     }
     out
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.0} ms", d.as_secs_f64() * 1000.0)
+}
+
+/// The stampede, analytics and PgBouncer tables.
+fn scenarios(out: &mut String, r: &Report) {
+    let sc = r.scenarios;
+    if let Some(s) = &sc.stampede {
+        let o = &s.outcome;
+        let _ = writeln!(
+            out,
+            "\n### The stampede\n\n{} concurrent keep-alive clients for {} s on the list routes \
+             (random list endpoint and target per request), service pool {} connections, acquire \
+             timeout {} ms. Errors are non-200 answers other than a 503 with `Retry-After` \
+             (counted apart), transport failures and requests unanswered after 30 s.\n",
+            s.clients,
+            o.elapsed.as_secs(),
+            s.pool_size,
+            s.acquire_timeout.as_millis()
+        );
+        let _ = writeln!(
+            out,
+            "| req/s | p50 | p99 | max | errors | 503 + Retry-After | waited for a connection | acquire timeouts |"
+        );
+        let _ = writeln!(out, "|---:|---:|---:|---:|---:|---:|---:|---:|");
+        let _ = writeln!(
+            out,
+            "| {:.0} | {:.2} ms | {:.2} ms | {:.2} ms | {} | {} | {} | {} |",
+            o.rate(),
+            o.p50_ms(),
+            o.p99_ms(),
+            o.max_ms(),
+            o.errors,
+            o.unavailable,
+            thousands(s.waits as i64),
+            s.acquire_timeouts
+        );
+    }
+    if let Some(a) = &sc.analytics {
+        let mut took = a.refreshes.clone();
+        took.sort();
+        let _ = writeln!(
+            out,
+            "\n### Analytics\n\nThe views were first refreshed (populated) alone in {}. Then {} clients \
+             per route for {} s, each request as one of the schools' admins:\n",
+            ms(a.first_refresh),
+            r.settings.clients,
+            r.settings.duration.as_secs()
+        );
+        let _ = writeln!(
+            out,
+            "| route | req/s | p50 | p99 | errors |\n|---|---:|---:|---:|---:|"
+        );
+        for (route, o) in [
+            ("GET /api/v1/admin/analytics/daily?days=30", &a.daily),
+            ("GET /api/v1/admin/analytics/courses", &a.courses),
+        ] {
+            let _ = writeln!(
+                out,
+                "| `{route}` | {:.0} | {:.2} ms | {:.2} ms | {} |",
+                o.rate(),
+                o.p50_ms(),
+                o.p99_ms(),
+                o.errors + o.unavailable
+            );
+        }
+        let _ = writeln!(
+            out,
+            "\n`REFRESH MATERIALIZED VIEW CONCURRENTLY` of both views (`refresh_analytics()`), run back to \
+             back while {} clients read the list routes: {} refreshes, median {}, longest {}.\n",
+            r.settings.clients,
+            took.len(),
+            took.get(took.len() / 2).map_or("-".into(), |d| ms(*d)),
+            took.last().map_or("-".into(), |d| ms(*d)),
+        );
+        let _ = writeln!(
+            out,
+            "| list traffic | req/s | p50 | p99 | errors |\n|---|---:|---:|---:|---:|"
+        );
+        for (label, o) in [
+            ("without a refresh", &a.list_without),
+            ("during the refreshes", &a.list_during),
+        ] {
+            let _ = writeln!(
+                out,
+                "| {label} | {:.0} | {:.2} ms | {:.2} ms | {} |",
+                o.rate(),
+                o.p50_ms(),
+                o.p99_ms(),
+                o.errors + o.unavailable
+            );
+        }
+    }
+    if let Some((version, bounced)) = &sc.pgbouncer {
+        let _ = writeln!(
+            out,
+            "\n### Through PgBouncer\n\n{version}, transaction mode, on loopback in front of the same \
+             cluster (`default_pool_size` = the service's pool); the service with \
+             `K12_DB_PGBOUNCER=transaction` (no statement cache, `DEALLOCATE ALL` with each BEGIN), \
+             {} clients, {} s per endpoint after {} s of warm-up, next to the direct figures above.\n",
+            r.settings.clients,
+            r.settings.duration.as_secs(),
+            r.settings.warmup.as_secs()
+        );
+        let _ = writeln!(
+            out,
+            "| endpoint | direct req/s | PgBouncer req/s | p50 | p99 | errors | PgBouncer / direct |"
+        );
+        let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|");
+        for b in bounced {
+            let direct = r.rows.iter().find(|row| row.name == b.name);
+            let direct_rate = direct.map_or(0.0, |row| row.http.rate());
+            let _ = writeln!(
+                out,
+                "| `{}` | {:.0} | {:.0} | {:.2} ms | {:.2} ms | {} | {:.0}% |",
+                b.name,
+                direct_rate,
+                b.http.rate(),
+                b.http.p50_ms(),
+                b.http.p99_ms(),
+                b.http.errors + b.http.unavailable,
+                100.0 * b.http.rate() / direct_rate.max(1e-9)
+            );
+        }
+    } else if let Some(why) = &sc.pgbouncer_skipped {
+        let _ = writeln!(out, "\nThrough PgBouncer: not measured ({why}).");
+    }
 }
