@@ -434,6 +434,10 @@ pub async fn tenant_cancel_schedule(
     meta: RequestMeta,
     ApiPath((key, id)): ApiPath<(String, i64)>,
 ) -> ApiResult<StatusCode> {
+    // Before any SQL: a key from the path may hold what text cannot (NUL).
+    if !featureflags::valid_key(&key) {
+        return Err(ApiError::NotFound);
+    }
     let mut tx = db.begin().await?;
     let row: Option<CancelledRow> = sqlx::query_as(&format!(
         "DELETE FROM feature_flag_schedules
@@ -664,6 +668,9 @@ pub async fn operator_cancel_schedule(
     meta: RequestMeta,
     ApiPath((key, id)): ApiPath<(String, i64)>,
 ) -> ApiResult<StatusCode> {
+    if !featureflags::valid_key(&key) {
+        return Err(ApiError::NotFound);
+    }
     let mut sys = state.db.system().await?;
     let row: Option<CancelledRow> = sqlx::query_as(&format!(
         "DELETE FROM feature_flag_schedules
