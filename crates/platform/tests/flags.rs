@@ -502,6 +502,14 @@ async fn pending_scheduled_changes_can_be_cancelled_by_their_owner_only() {
         .await,
         404
     );
+    assert_eq!(
+        delete(
+            format!("/api/v1/admin/feature_flags/a%00b/schedules/{id}"),
+            &f.admin
+        )
+        .await,
+        404
+    );
     // The owner cancels: 204, then 404; the change never applies.
     assert_eq!(delete(mine.clone(), &f.admin).await, 204);
     assert_eq!(delete(mine.clone(), &f.admin).await, 404);
