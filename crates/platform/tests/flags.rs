@@ -437,6 +437,134 @@ async fn scheduled_changes_apply_at_the_schools_local_time() {
     );
 }
 
+#[tokio::test]
+async fn pending_scheduled_changes_can_be_cancelled_by_their_owner_only() {
+    let f = fixture().await;
+    let app = &f.app;
+    let delete = |path: String, token: &str| {
+        let token = token.to_string();
+        async move {
+            app.request(Method::DELETE, &path, Actor::Token(&token), None)
+                .await
+                .0
+        }
+    };
+    let (st, v) = app
+        .put(
+            "/api/v1/admin/feature_flags/guardian_portal",
+            &f.admin,
+            json!({"enabled": false, "apply_at": "2030-09-03T07:00:00Z"}),
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    let id = v["scheduled"][0]["id"].as_i64().unwrap();
+    let (_, g) = app
+        .put(
+            "/api/v1/operator/feature_flags/resource_library",
+            &f.operator,
+            json!({"enabled": false, "apply_at": "2030-09-03T08:00:00Z"}),
+        )
+        .await;
+    let gid = g["scheduled"][0]["id"].as_i64().unwrap();
+    let mine = format!("/api/v1/admin/feature_flags/guardian_portal/schedules/{id}");
+    // Another school, another key, a global schedule through the tenant route, an id
+    // that does not exist: 404 each, and nothing changes.
+    assert_eq!(delete(mine.clone(), &f.beta_admin).await, 404);
+    assert_eq!(
+        delete(
+            format!("/api/v1/admin/feature_flags/print_export/schedules/{id}"),
+            &f.admin
+        )
+        .await,
+        404
+    );
+    assert_eq!(
+        delete(
+            format!("/api/v1/admin/feature_flags/resource_library/schedules/{gid}"),
+            &f.admin
+        )
+        .await,
+        404
+    );
+    assert_eq!(
+        delete(
+            format!("/api/v1/operator/feature_flags/guardian_portal/schedules/{id}"),
+            &f.operator
+        )
+        .await,
+        404
+    );
+    assert_eq!(
+        delete(
+            "/api/v1/admin/feature_flags/guardian_portal/schedules/99999999999999999999".into(),
+            &f.admin
+        )
+        .await,
+        404
+    );
+    assert_eq!(
+        delete(
+            format!("/api/v1/admin/feature_flags/a%00b/schedules/{id}"),
+            &f.admin
+        )
+        .await,
+        404
+    );
+    // The owner cancels: 204, then 404; the change never applies.
+    assert_eq!(delete(mine.clone(), &f.admin).await, 204);
+    assert_eq!(delete(mine.clone(), &f.admin).await, 404);
+    let global = format!("/api/v1/operator/feature_flags/resource_library/schedules/{gid}");
+    assert_eq!(delete(global.clone(), &f.operator).await, 204);
+    assert_eq!(delete(global, &f.operator).await, 404);
+    let at = chrono::DateTime::parse_from_rfc3339("2030-09-04T00:00:00Z")
+        .unwrap()
+        .to_utc();
+    assert_eq!(
+        platform::flags::schedule::apply_due(app.pool(), at)
+            .await
+            .unwrap(),
+        0
+    );
+    let (_, l) = app.get("/api/v1/admin/feature_flags", &f.admin).await;
+    let g = flag(&l, "guardian_portal");
+    assert_eq!(g["enabled"], true);
+    assert!(g["scheduled"].as_array().unwrap().is_empty());
+    // Audited, with what was cancelled.
+    let t = tenant_audit(app, f.alpha, "feature_flag.schedule_cancelled").await;
+    assert_eq!(t.len(), 1);
+    assert_eq!(t[0]["key"], "guardian_portal");
+    assert_eq!(t[0]["old"]["enabled"], false);
+    assert_eq!(t[0]["apply_at"], "2030-09-03T07:00:00Z");
+    let p = platform_audit(app, "feature_flag.global_schedule_cancelled").await;
+    assert_eq!(p.len(), 1);
+    assert_eq!(p[0]["key"], "resource_library");
+
+    // An applied change can no longer be cancelled.
+    let (_, v) = app
+        .put(
+            "/api/v1/admin/feature_flags/print_export",
+            &f.admin,
+            json!({"enabled": false, "apply_at": "2030-09-03T07:00:00Z"}),
+        )
+        .await;
+    let applied = v["scheduled"][0]["id"].as_i64().unwrap();
+    assert_eq!(
+        platform::flags::schedule::apply_due(app.pool(), at)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        delete(
+            format!("/api/v1/admin/feature_flags/print_export/schedules/{applied}"),
+            &f.admin
+        )
+        .await,
+        404
+    );
+    let _ = f.beta;
+}
+
 /// Waits until `done` holds, at most `limit`; answers how long it took.
 async fn within(limit: Duration, mut done: impl FnMut() -> bool) -> Option<Duration> {
     let start = Instant::now();

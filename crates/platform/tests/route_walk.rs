@@ -741,6 +741,17 @@ fn expectations() -> BTreeMap<(&'static str, &'static str), [u16; 7]> {
             ("POST", "/ofrep/v1/evaluate/flags"),
             [401, 200, 200, 200, 400, 400, 403],
         ),
+        (
+            ("DELETE", "/api/v1/admin/feature_flags/{key}/schedules/{id}"),
+            [401, 403, 403, 204, 404, 403, 403],
+        ),
+        (
+            (
+                "DELETE",
+                "/api/v1/operator/feature_flags/{key}/schedules/{id}",
+            ),
+            [401, 403, 403, 403, 403, 403, 204],
+        ),
         // API keys: tenant admins manage their school's; another school's id is 404.
         (
             ("GET", "/api/v1/admin/api_keys"),
@@ -1114,6 +1125,34 @@ impl Targets<'_> {
                 )
                 .await,
             ),
+            (_, "/api/v1/admin/feature_flags/{key}/schedules/{id}") => {
+                let mut tx = app.tenant_tx(s.tenant_id).await;
+                let (id,): (i64,) = sqlx::query_as(
+                    "INSERT INTO feature_flag_schedules
+                            (tenant_id, key, action, enabled, apply_at, local_time, timezone)
+                     VALUES (current_tenant_id(), 'portfolio_enabled', 'set', false,
+                             now() + interval '1 day', '2030-01-01T00:00', 'UTC') RETURNING id",
+                )
+                .fetch_one(&mut *tx)
+                .await
+                .unwrap();
+                tx.commit().await.unwrap();
+                id
+            }
+            (_, "/api/v1/operator/feature_flags/{key}/schedules/{id}") => {
+                let mut sys = app.pool().system().await.unwrap();
+                let (id,): (i64,) = sqlx::query_as(
+                    "INSERT INTO feature_flag_schedules
+                            (tenant_id, key, action, enabled, apply_at, local_time, timezone)
+                     VALUES (NULL, 'portfolio_enabled', 'set', false,
+                             now() + interval '1 day', '2030-01-01T00:00', 'UTC') RETURNING id",
+                )
+                .fetch_one(&mut *sys)
+                .await
+                .unwrap();
+                sys.commit().await.unwrap();
+                id
+            }
             (_, "/api/v1/admin/api_keys/{id}") => created(
                 app.post(
                     "/api/v1/admin/api_keys",

@@ -16,6 +16,7 @@ pub mod routes;
 pub mod schedule;
 
 use axum::extract::State;
+use axum::http::StatusCode;
 use axum::Json;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use chrono_tz::Tz;
@@ -403,6 +404,64 @@ pub async fn tenant_delete(
     Ok(Json(view))
 }
 
+/// A cancelled schedule as deleted: action, enabled, percentage, apply_at, local_time,
+/// timezone.
+type CancelledRow = (
+    String,
+    Option<bool>,
+    Option<i16>,
+    DateTime<Utc>,
+    NaiveDateTime,
+    String,
+);
+
+const CANCEL_RETURNING: &str =
+    "RETURNING action, enabled, percentage, apply_at, local_time, timezone";
+
+fn cancelled_json(key: &str, row: &CancelledRow) -> Value {
+    let (action, enabled, percentage, at, local, zone) = row;
+    json!({
+        "key": key, "action": action, "apply_at": at, "local_time": local, "timezone": zone,
+        "old": {"enabled": enabled, "percentage": percentage}, "new": null,
+    })
+}
+
+/// `DELETE /api/v1/admin/feature_flags/{key}/schedules/{id}`: cancels a pending change
+/// of the school's. 404 when the school has no pending change of that id for that key
+/// (also once it applied: the job's claim holds the row, so the two never both happen).
+pub async fn tenant_cancel_schedule(
+    TenantScope { me, db }: TenantScope,
+    meta: RequestMeta,
+    ApiPath((key, id)): ApiPath<(String, i64)>,
+) -> ApiResult<StatusCode> {
+    // Before any SQL: a key from the path may hold what text cannot (NUL).
+    if !featureflags::valid_key(&key) {
+        return Err(ApiError::NotFound);
+    }
+    let mut tx = db.begin().await?;
+    let row: Option<CancelledRow> = sqlx::query_as(&format!(
+        "DELETE FROM feature_flag_schedules
+          WHERE id = $1 AND key = $2 AND tenant_id = current_tenant_id() AND applied_at IS NULL
+          {CANCEL_RETURNING}"
+    ))
+    .bind(id)
+    .bind(&key)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let row = row.ok_or(ApiError::NotFound)?;
+    audit::record_tenant(
+        &mut tx,
+        TenantActor::User(me.user_id),
+        &meta,
+        AuditEvent::new("feature_flag.schedule_cancelled")
+            .on("feature_flag_schedule", id)
+            .with(cancelled_json(&key, &row)),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 // ---------------------------------------------------------------- operators
 
 /// `PUT /api/v1/operator/feature_flags/{key}`
@@ -599,6 +658,41 @@ pub async fn operator_delete(
     sys.commit().await?;
     refresh(&state).await;
     Ok(Json(view))
+}
+
+/// `DELETE /api/v1/operator/feature_flags/{key}/schedules/{id}`: cancels a pending
+/// global change (404 as for the tenant route).
+pub async fn operator_cancel_schedule(
+    State(state): State<AppState>,
+    CurrentOperator(op): CurrentOperator,
+    meta: RequestMeta,
+    ApiPath((key, id)): ApiPath<(String, i64)>,
+) -> ApiResult<StatusCode> {
+    if !featureflags::valid_key(&key) {
+        return Err(ApiError::NotFound);
+    }
+    let mut sys = state.db.system().await?;
+    let row: Option<CancelledRow> = sqlx::query_as(&format!(
+        "DELETE FROM feature_flag_schedules
+          WHERE id = $1 AND key = $2 AND tenant_id IS NULL AND applied_at IS NULL
+          {CANCEL_RETURNING}"
+    ))
+    .bind(id)
+    .bind(&key)
+    .fetch_optional(&mut *sys)
+    .await?;
+    let row = row.ok_or(ApiError::NotFound)?;
+    audit::record_platform(
+        &mut sys,
+        Some(op.operator_id),
+        &meta,
+        AuditEvent::new("feature_flag.global_schedule_cancelled")
+            .on("feature_flag_schedule", id)
+            .with(cancelled_json(&key, &row)),
+    )
+    .await?;
+    sys.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// Reloads this process's snapshot after a local change (other processes hear the

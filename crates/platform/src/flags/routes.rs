@@ -47,6 +47,18 @@ pub fn register(api: &mut Api) {
         super::tenant_delete,
     );
     api.add(
+        Op::delete(
+            "/api/v1/admin/feature_flags/{key}/schedules/{id}",
+            Tenant(perm::SETTINGS_MANAGE),
+        )
+        .summary(
+            "flags",
+            "Cancel a pending scheduled change of the school's (audited)",
+        )
+        .response::<()>(StatusCode::NO_CONTENT),
+        super::tenant_cancel_schedule,
+    );
+    api.add(
         Op::get("/api/v1/operator/feature_flags", Operator)
             .summary(
                 "flags",
@@ -73,6 +85,18 @@ pub fn register(api: &mut Api) {
             )
             .response::<super::FlagView>(ok),
         super::operator_delete,
+    );
+    api.add(
+        Op::delete(
+            "/api/v1/operator/feature_flags/{key}/schedules/{id}",
+            Operator,
+        )
+        .summary(
+            "flags",
+            "Cancel a pending scheduled global change (audited)",
+        )
+        .response::<()>(StatusCode::NO_CONTENT),
+        super::operator_cancel_schedule,
     );
     api.add(
         Op::post("/ofrep/v1/evaluate/flags/{key}", ofrep)
