@@ -6,6 +6,13 @@ chosen by the value itself (so a failing case replays the same bytes): the raw b
 generated (garbage, empty, truncated), a zip whose `manifest.csv` is the value, or a zip
 with a valid OneRoster 1.1 manifest whose `users.csv` is the value (so the fuzzer reaches
 the header and row checks behind the archive checks).
+
+It also works around a CPython 3.11 bug (gh-106905) that crashed whole fuzz runs: when
+hypothesis describes a lambda (to optimise a filter or print a strategy) it parses the
+lambda's source module, and on a deep stack `ast.parse` can raise `SystemError: AST
+constructor recursion depth mismatch`. A description that cannot be made is now the same
+"lambda ...: <unknown>" hypothesis gives when the source is missing; generation and the
+checks are untouched.
 """
 
 import io
@@ -13,6 +20,7 @@ import zipfile
 import zlib
 
 import schemathesis
+from hypothesis.internal import lambda_sources
 
 MANIFEST = (
     "propertyName,value\nmanifest.version,1.0\noneroster.version,1.1\n"
@@ -48,3 +56,16 @@ def zip_body(ctx, value):
 
 
 schemathesis.serializer("application/zip")(zip_body)
+
+
+_describe = lambda_sources._lambda_description
+
+
+def _lambda_description(f, *args, **kwargs):
+    try:
+        return _describe(f, *args, **kwargs)
+    except (SystemError, RecursionError):
+        return "lambda ...: <unknown>"
+
+
+lambda_sources._lambda_description = _lambda_description
