@@ -56,6 +56,40 @@ const HEADER: usize = 4 + 4 + 4 + CLASSES * 6 * 4;
 
 static WEIGHTS: &[u8] = include_bytes!("../model/weights.bin");
 
+/// Word clusters (issue 17, fourth round; `train/build_clusters.py`): each word of a
+/// 40,000-word English vocabulary with the number of its cluster of words whose GloVe
+/// vectors are close, at two granularities (2,048 and 256 clusters). Records of `u64`
+/// FNV-1a key of the normalised word, `u16` fine and `u16` coarse cluster, sorted by key,
+/// looked up by binary search in the embedded bytes (no start-up cost, no allocation).
+static CLUSTERS: &[u8] = include_bytes!("../model/clusters.bin");
+const CLUSTER_RECORD: usize = 12;
+
+/// The fine and coarse cluster of the word whose FNV-1a hash is `key`, if it is in the
+/// vocabulary. A malformed file knows no word.
+#[inline]
+fn cluster(key: u64) -> Option<(u16, u16)> {
+    if CLUSTERS.len() < 8 || &CLUSTERS[..4] != b"K12C" {
+        return None;
+    }
+    let records = &CLUSTERS[8..];
+    let at = |i: usize| {
+        let r = &records[i * CLUSTER_RECORD..(i + 1) * CLUSTER_RECORD];
+        let key = u64::from_le_bytes([r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7]]);
+        (key, u16::from_le_bytes([r[8], r[9]]), u16::from_le_bytes([r[10], r[11]]))
+    };
+    let (mut lo, mut hi) = (0, records.len() / CLUSTER_RECORD);
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        let (k, fine, coarse) = at(mid);
+        match k.cmp(&key) {
+            std::cmp::Ordering::Less => lo = mid + 1,
+            std::cmp::Ordering::Greater => hi = mid,
+            std::cmp::Ordering::Equal => return Some((fine, coarse)),
+        }
+    }
+    None
+}
+
 /// The model's parameters, read from the committed weights file.
 pub(crate) struct Model {
     weights: &'static [u8],
@@ -298,16 +332,23 @@ fn word_set(words: &[&str]) -> Vec<u64> {
     set
 }
 
-/// Feature extraction state carried across units: the previous word's hash.
+/// Feature extraction state carried across units: the previous word's hash and fine
+/// cluster (0: none, else the cluster + 1).
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Words {
     prev: u64,
+    prev_cluster: u64,
 }
 
 const SEED_WORD: u64 = 0x9e37_79b9_7f4a_7c15;
 const SEED_PAIR: u64 = 0xc2b2_ae3d_27d4_eb4f;
 const SEED_STEM: u64 = 0x1656_67b1_9e37_79f9;
 const SEED_CHAR: u64 = 0x27d4_eb2f_1656_67c5;
+const SEED_FINE: u64 = 0x85eb_ca77_c2b2_ae63;
+const SEED_COARSE: u64 = 0x6c62_272e_07bb_0142;
+const SEED_CLUSTER_PAIR: u64 = 0x94d0_49bb_1331_11eb;
+const SEED_WORD_CLUSTER: u64 = 0xd6e8_feb8_6659_fd93;
+const SEED_CLUSTER_WORD: u64 = 0xa076_1d64_78bd_642f;
 
 #[inline]
 fn fnv(bytes: &[u8]) -> u64 {
@@ -385,6 +426,43 @@ impl Words {
                     false,
                 );
             }
+            // Fourth round: the word's clusters, and pairs with the previous word in
+            // which one side is a cluster, so a phrase generalises to near-synonyms.
+            let this_cluster = match cluster(h) {
+                Some((fine, coarse)) => {
+                    let c = fine as u64 + 1;
+                    f(bucket(c.wrapping_mul(0x9e37_79b9) ^ SEED_FINE), false);
+                    f(
+                        bucket((coarse as u64 + 1).wrapping_mul(0x9e37_79b9) ^ SEED_COARSE),
+                        false,
+                    );
+                    if self.prev_cluster != 0 {
+                        f(
+                            bucket(
+                                self.prev_cluster.rotate_left(29).wrapping_mul(31)
+                                    ^ c
+                                    ^ SEED_CLUSTER_PAIR,
+                            ),
+                            false,
+                        );
+                    }
+                    if self.prev != 0 {
+                        f(
+                            bucket(self.prev.rotate_left(23) ^ c ^ SEED_WORD_CLUSTER),
+                            false,
+                        );
+                    }
+                    c
+                }
+                None => 0,
+            };
+            if self.prev_cluster != 0 {
+                f(
+                    bucket(self.prev_cluster.rotate_left(41) ^ h ^ SEED_CLUSTER_WORD),
+                    false,
+                );
+            }
+            self.prev_cluster = this_cluster;
             if w.len() > 5 && w.is_char_boundary(5) {
                 f(bucket(fnv(&w.as_bytes()[..5]) ^ SEED_STEM), false);
             }
