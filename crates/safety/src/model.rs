@@ -51,8 +51,10 @@ impl Class {
     }
 }
 
-const MAGIC: &[u8; 4] = b"K12M";
+const MAGIC: &[u8; 4] = b"K12N";
 const HEADER: usize = 4 + 4 + 4 + CLASSES * 6 * 4;
+/// Dense weights after the bucket weights: per class, one `f32` per pooled dimension.
+const DENSE_BYTES: usize = CLASSES * POOLED * 4;
 
 static WEIGHTS: &[u8] = include_bytes!("../model/weights.bin");
 
@@ -64,6 +66,95 @@ static WEIGHTS: &[u8] = include_bytes!("../model/weights.bin");
 static CLUSTERS: &[u8] = include_bytes!("../model/clusters.bin");
 const CLUSTER_RECORD: usize = 12;
 
+/// Word vectors (fourth round; `train/build_clusters.py`): the same vocabulary's GloVe
+/// vectors on their first `DIMS` principal axes, one signed byte per dimension (the
+/// value times `VECTOR_SCALE`), in records of `u64` key and `DIMS` bytes sorted by key.
+/// Their mean and element-wise maximum over a text are the pooled features.
+static VECTORS: &[u8] = include_bytes!("../model/vectors.bin");
+/// Dimensions of a word vector.
+pub const DIMS: usize = 48;
+/// Pooled dimensions: the mean and the element-wise maximum of the text's word vectors.
+pub const POOLED: usize = 2 * DIMS;
+const VECTOR_RECORD: usize = 8 + DIMS;
+const VECTOR_SCALE: f32 = 200.0;
+
+/// Binary search for `key` in records of `size` bytes that open with a `u64` key.
+#[inline]
+fn find(records: &[u8], size: usize, key: u64) -> Option<&[u8]> {
+    let (mut lo, mut hi) = (0, records.len() / size);
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        let r = &records[mid * size..(mid + 1) * size];
+        let k = u64::from_le_bytes([r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7]]);
+        match k.cmp(&key) {
+            std::cmp::Ordering::Less => lo = mid + 1,
+            std::cmp::Ordering::Greater => hi = mid,
+            std::cmp::Ordering::Equal => return Some(&r[8..]),
+        }
+    }
+    None
+}
+
+/// The vector of the word whose FNV-1a hash is `key`, if it is in the vocabulary.
+#[inline]
+fn vector(key: u64) -> Option<&'static [u8]> {
+    let ok = VECTORS.len() >= 12
+        && &VECTORS[..4] == b"K12V"
+        && VECTORS[8..12] == (DIMS as u32).to_le_bytes();
+    if !ok {
+        return None;
+    }
+    find(&VECTORS[12..], VECTOR_RECORD, key)
+}
+
+/// The pooled word vectors of the text so far: their sum and element-wise maximum.
+/// Split-invariant like the bucket sums (units, and so the order of additions, depend
+/// only on the text).
+#[derive(Debug, Clone)]
+pub(crate) struct Pool {
+    sum: [i32; DIMS],
+    max: [i8; DIMS],
+    n: u32,
+}
+
+impl Default for Pool {
+    fn default() -> Self {
+        Pool {
+            sum: [0; DIMS],
+            max: [i8::MIN; DIMS],
+            n: 0,
+        }
+    }
+}
+
+impl Pool {
+    /// Adds the vector of the word whose FNV-1a hash is `key`, if known.
+    #[inline]
+    pub(crate) fn add(&mut self, key: u64) {
+        if let Some(v) = vector(key) {
+            for (j, &q) in v.iter().enumerate() {
+                let q = q as i8;
+                self.sum[j] += q as i32;
+                self.max[j] = self.max[j].max(q);
+            }
+            self.n += 1;
+        }
+    }
+
+    /// The pooled features: the mean, then the maximum (zeros when no word was known).
+    pub(crate) fn features(&self, out: &mut [f32; POOLED]) {
+        if self.n == 0 {
+            *out = [0.0; POOLED];
+            return;
+        }
+        let inv = 1.0 / (self.n as f32 * VECTOR_SCALE);
+        for j in 0..DIMS {
+            out[j] = self.sum[j] as f32 * inv;
+            out[DIMS + j] = self.max[j] as f32 / VECTOR_SCALE;
+        }
+    }
+}
+
 /// The fine and coarse cluster of the word whose FNV-1a hash is `key`, if it is in the
 /// vocabulary. A malformed file knows no word.
 #[inline]
@@ -71,28 +162,15 @@ fn cluster(key: u64) -> Option<(u16, u16)> {
     if CLUSTERS.len() < 8 || &CLUSTERS[..4] != b"K12C" {
         return None;
     }
-    let records = &CLUSTERS[8..];
-    let at = |i: usize| {
-        let r = &records[i * CLUSTER_RECORD..(i + 1) * CLUSTER_RECORD];
-        let key = u64::from_le_bytes([r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7]]);
-        (key, u16::from_le_bytes([r[8], r[9]]), u16::from_le_bytes([r[10], r[11]]))
-    };
-    let (mut lo, mut hi) = (0, records.len() / CLUSTER_RECORD);
-    while lo < hi {
-        let mid = lo + (hi - lo) / 2;
-        let (k, fine, coarse) = at(mid);
-        match k.cmp(&key) {
-            std::cmp::Ordering::Less => lo = mid + 1,
-            std::cmp::Ordering::Greater => hi = mid,
-            std::cmp::Ordering::Equal => return Some((fine, coarse)),
-        }
-    }
-    None
+    let r = find(&CLUSTERS[8..], CLUSTER_RECORD, key)?;
+    Some((u16::from_le_bytes([r[0], r[1]]), u16::from_le_bytes([r[2], r[3]])))
 }
 
 /// The model's parameters, read from the committed weights file.
 pub(crate) struct Model {
     weights: &'static [u8],
+    /// Per class, one weight per pooled word-vector dimension.
+    dense: [[f32; POOLED]; CLASSES],
     scale: [f32; CLASSES],
     bias: [f32; CLASSES],
     /// Logit thresholds per class: alone at each level (strict, moderate, standard),
@@ -240,6 +318,7 @@ impl Model {
     pub(crate) fn parse(bytes: &'static [u8]) -> Self {
         let mut m = Model {
             weights: &[],
+            dense: [[0.0; POOLED]; CLASSES],
             scale: [0.0; CLASSES],
             bias: [0.0; CLASSES],
             thresholds: [[f32::INFINITY; 4]; CLASSES],
@@ -251,7 +330,7 @@ impl Model {
         let le = |at: usize| -> u32 {
             u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]])
         };
-        if bytes.len() != HEADER + BUCKETS * CLASSES
+        if bytes.len() != HEADER + BUCKETS * CLASSES + DENSE_BYTES
             || &bytes[..4] != MAGIC
             || le(4) != BUCKETS_LOG2
             || le(8) != CLASSES as u32
@@ -267,7 +346,13 @@ impl Model {
                 m.thresholds[k][l] = f(at + 8 + 4 * l);
             }
         }
-        m.weights = &bytes[HEADER..];
+        let dense_at = HEADER + BUCKETS * CLASSES;
+        m.weights = &bytes[HEADER..dense_at];
+        for k in 0..CLASSES {
+            for j in 0..POOLED {
+                m.dense[k][j] = f(dense_at + (k * POOLED + j) * 4);
+            }
+        }
         m.active = true;
         m
     }
@@ -308,12 +393,14 @@ impl Model {
         }
     }
 
-    /// The logit of class `k` for a feature sum over `n` features.
-    pub(crate) fn logit(&self, k: usize, sum: i32, n: u32) -> f32 {
+    /// The logit of class `k` for a feature sum over `n` features and the pooled word
+    /// vectors of the same text.
+    pub(crate) fn logit(&self, k: usize, sum: i32, n: u32, pooled: &[f32; POOLED]) -> f32 {
         if n == 0 || !self.active {
             return f32::NEG_INFINITY;
         }
-        self.bias[k] + self.scale[k] * sum as f32 / (n as f32).sqrt()
+        let dense: f32 = self.dense[k].iter().zip(pooled).map(|(w, x)| w * x).sum();
+        self.bias[k] + self.scale[k] * sum as f32 / (n as f32).sqrt() + dense
     }
 
     /// The logit threshold of class `k` at a level index (0 strict, 1 moderate, 2
@@ -405,7 +492,18 @@ impl Words {
     /// space-separated), continuing from the words seen before, and whether the feature
     /// is a whole word.
     #[inline]
-    pub(crate) fn feed(&mut self, text: &str, mut f: impl FnMut(u32, bool)) {
+    pub(crate) fn feed(&mut self, text: &str, f: impl FnMut(u32, bool)) {
+        self.feed_words(text, f, |_| {});
+    }
+
+    /// `feed`, and calls `g` with the FNV-1a hash of each word (the key of its vector).
+    #[inline]
+    pub(crate) fn feed_words(
+        &mut self,
+        text: &str,
+        mut f: impl FnMut(u32, bool),
+        mut g: impl FnMut(u64),
+    ) {
         for w in text.split(' ') {
             if w.is_empty() {
                 continue;
@@ -419,6 +517,7 @@ impl Words {
                 w => w,
             };
             let h = fnv(w.as_bytes());
+            g(h);
             f(bucket(h ^ SEED_WORD), true);
             if self.prev != 0 {
                 f(
@@ -475,14 +574,22 @@ impl Words {
 /// Training support for `examples/train.rs` and `examples/eval.rs`: not a stable API.
 #[doc(hidden)]
 pub mod learn {
-    pub use super::{BUCKETS, BUCKETS_LOG2, CLASSES};
+    pub use super::{BUCKETS, BUCKETS_LOG2, CLASSES, POOLED};
 
     /// The feature buckets of a whole text, as the screener sees them.
     pub fn features(text: &str) -> Vec<u32> {
+        features_and_pool(text).0
+    }
+
+    /// The feature buckets and the pooled word vectors of a whole text.
+    pub fn features_and_pool(text: &str) -> (Vec<u32>, [f32; POOLED]) {
         let norm = crate::normalize::normalize(text);
         let mut out = Vec::new();
-        super::Words::default().feed(&norm.text, |b, _| out.push(b));
-        out
+        let mut pool = super::Pool::default();
+        super::Words::default().feed_words(&norm.text, |b, _| out.push(b), |h| pool.add(h));
+        let mut pooled = [0.0; POOLED];
+        pool.features(&mut pooled);
+        (out, pooled)
     }
 
     /// The normalised text the model reads, for diagnostics.
@@ -494,11 +601,11 @@ pub mod learn {
     pub fn logits(text: &str) -> [f32; CLASSES] {
         let m = super::Model::embedded();
         let mut sum = [0i32; CLASSES];
-        let feats = features(text);
+        let (feats, pooled) = features_and_pool(text);
         for &b in &feats {
             m.add(b, &mut sum);
         }
-        std::array::from_fn(|k| m.logit(k, sum[k], feats.len() as u32))
+        std::array::from_fn(|k| m.logit(k, sum[k], feats.len() as u32, &pooled))
     }
 
     /// The embedded model's logit thresholds per class and level.
@@ -511,9 +618,13 @@ pub mod learn {
         super::Class::ALL.map(|c| c.as_str())
     }
 
-    /// Encodes a model: per class `(scale, bias, [thresholds; 4])` and `BUCKETS * CLASSES`
-    /// quantised weights, bucket-major.
-    pub fn encode(params: &[(f32, f32, [f32; 4]); CLASSES], weights: &[i8]) -> Vec<u8> {
+    /// Encodes a model: per class `(scale, bias, [thresholds; 4])`, `BUCKETS * CLASSES`
+    /// quantised weights, bucket-major, then per class `POOLED` dense weights.
+    pub fn encode(
+        params: &[(f32, f32, [f32; 4]); CLASSES],
+        weights: &[i8],
+        dense: &[[f32; POOLED]; CLASSES],
+    ) -> Vec<u8> {
         assert_eq!(weights.len(), BUCKETS * CLASSES);
         let mut out = Vec::with_capacity(super::HEADER + weights.len());
         out.extend_from_slice(super::MAGIC);
@@ -527,6 +638,11 @@ pub mod learn {
             }
         }
         out.extend(weights.iter().map(|&w| w as u8));
+        for d in dense {
+            for x in d {
+                out.extend_from_slice(&x.to_le_bytes());
+            }
+        }
         out
     }
 }
@@ -581,6 +697,6 @@ mod tests {
     fn malformed_weights_never_fire() {
         let m = Model::parse(b"nope");
         assert!(!m.active());
-        assert_eq!(m.logit(0, 100, 1), f32::NEG_INFINITY);
+        assert_eq!(m.logit(0, 100, 1, &[0.0; POOLED]), f32::NEG_INFINITY);
     }
 }

@@ -8,7 +8,7 @@ use crate::active;
 use crate::classifier::{Classifier, Hit};
 use crate::injection::{base64_payloads, InjectionHit};
 use crate::lexicon::Topic;
-use crate::model::{Class, Words, CLASSES};
+use crate::model::{Class, Pool, Words, CLASSES, POOLED};
 use crate::normalize::{normalize, normalize_into, Normalized};
 use crate::pii::{self, PiiKind, PiiMatch};
 use crate::policy::{Direction, Level, Policy};
@@ -68,6 +68,8 @@ struct Learned {
     words: Words,
     total: [i32; CLASSES],
     total_n: u32,
+    /// The pooled word vectors of the text so far.
+    pool: Pool,
     /// Whether a protected group / a first-person word was named in the text so far.
     group: bool,
     me: bool,
@@ -319,15 +321,20 @@ impl<'p> Screener<'p> {
             let mut group = false;
             let mut me = false;
             let question = &mut l.question;
-            l.words.feed(&norm.text, |b, word| {
-                model.add(b, &mut sum);
-                n += 1;
-                group |= word && model.is_group(b);
-                me |= word && model.is_self(b);
-                if word && question.is_none() {
-                    *question = Some(model.is_question(b));
-                }
-            });
+            let pool = &mut l.pool;
+            l.words.feed_words(
+                &norm.text,
+                |b, word| {
+                    model.add(b, &mut sum);
+                    n += 1;
+                    group |= word && model.is_group(b);
+                    me |= word && model.is_self(b);
+                    if word && question.is_none() {
+                        *question = Some(model.is_question(b));
+                    }
+                },
+                |h| pool.add(h),
+            );
             l.len += norm.text.len();
             if n > 0 {
                 let span = (at, at + unit.len());
@@ -346,6 +353,8 @@ impl<'p> Screener<'p> {
                         );
                     });
                 }
+                let mut pooled = [0.0; POOLED];
+                l.pool.features(&mut pooled);
                 for (k, add) in sum.iter().enumerate() {
                     l.total[k] += add;
                     // Hate needs a target, a named group; self-harm needs the writer to
@@ -359,7 +368,7 @@ impl<'p> Screener<'p> {
                     };
                     if target {
                         self.acc
-                            .add_model(k, model.logit(k, l.total[k], l.total_n), span);
+                            .add_model(k, model.logit(k, l.total[k], l.total_n, &pooled), span);
                     }
                 }
             }

@@ -40,6 +40,8 @@ FINE = 2048
 COARSE = 256
 ITERATIONS = 25
 SEED = 17
+PCA = 48
+VECTOR_SCALE = 200.0
 # The normaliser drops apostrophes, so contractions are single words here; GloVe has
 # some of them (less frequent than the cut) as their own tokens.
 EXTRA = ["dont", "cant", "wont", "didnt", "doesnt", "isnt", "arent", "wasnt", "werent",
@@ -84,6 +86,26 @@ def kmeans(x: np.ndarray, k: int, rng: np.random.RandomState) -> np.ndarray:
     return np.argmax(x @ centres.T, axis=1)
 
 
+def write_vectors(words, x: np.ndarray, out: str) -> None:
+    """`model/vectors.bin`: the unit vectors projected on their `PCA` principal axes,
+    one signed byte per dimension (scaled by `VECTOR_SCALE`), for the pooled features.
+    Layout: `K12V`, u32 count, u32 dims, then `count` records sorted by key, each
+    `u64 key` and `dims` signed bytes."""
+    centred = x - x.mean(axis=0)
+    _, _, vt = np.linalg.svd(centred, full_matrices=False)
+    # Fix each axis's sign (SVD's is arbitrary) so the output is deterministic.
+    axes = vt[:PCA]
+    axes *= np.sign(axes[np.arange(PCA), np.argmax(np.abs(axes), axis=1)])[:, None]
+    proj = centred @ axes.T
+    q = np.clip(np.round(proj * VECTOR_SCALE), -127, 127).astype(np.int8)
+    records = sorted((fnv(w.encode()), q[i].tobytes()) for i, w in enumerate(words))
+    with open(out, "wb") as f:
+        f.write(b"K12V" + struct.pack("<II", len(records), PCA))
+        for k, v in records:
+            f.write(struct.pack("<Q", k) + v)
+    print(f"wrote {out}: {len(records)} words x {PCA} dims", file=sys.stderr)
+
+
 def main() -> None:
     src = sys.argv[1]
     out = sys.argv[2] if len(sys.argv) > 2 else "crates/safety/model/clusters.bin"
@@ -116,6 +138,7 @@ def main() -> None:
         for k, fi, co in records:
             f.write(struct.pack("<QHH", k, fi, co))
     print(f"wrote {out}: {len(records)} words, {FINE} and {COARSE} clusters", file=sys.stderr)
+    write_vectors(words, x, out.replace("clusters.bin", "vectors.bin"))
     if len(sys.argv) > 3:
         # A listing for inspection: the members of the clusters of some words.
         by = {}
