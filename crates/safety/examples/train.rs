@@ -139,6 +139,21 @@ fn build() -> Vec<Example> {
             e.no_threshold = true;
         }
     }
+    // Fourth round: more hand-written sentences (`train/written4.jsonl`): self-harm
+    // positives in English, Spanish and French, and everyday look-alikes, treated like
+    // the two sets above. Every line sharing half its words or more with a line of the
+    // held-out sets was dropped before any training (157 of 268 written).
+    for v in data::jsonl("train/written4.jsonl") {
+        let t = v["text"].as_str().unwrap_or_default();
+        let positive = v["self_harm"].as_bool() == Some(true);
+        let labels = if positive { [y, u, n] } else { [n, u, u] };
+        let before = ex.len();
+        add(&mut ex, t, labels);
+        add_twin(&mut ex, &data::obfuscate(t, 0), labels);
+        for e in &mut ex[before..] {
+            e.no_threshold = !positive;
+        }
+    }
     // Our ordinary K-12 requests in the shapes harmful requests take.
     for v in data::jsonl("train/benign_questions.jsonl") {
         let t = v["text"].as_str().unwrap_or_default();
