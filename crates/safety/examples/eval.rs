@@ -14,6 +14,8 @@
 
 #[path = "shared/data.rs"]
 mod data;
+#[path = "shared/train.rs"]
+mod trainer;
 #[path = "shared/xss.rs"]
 mod xss;
 
@@ -94,6 +96,10 @@ fn main() {
         println!("SKIPPED: ../shared/data/safety not found");
         return;
     };
+    if std::env::args().any(|a| a == "--loso") {
+        leave_one_source_out(&dir);
+        return;
+    }
     let p = Pipeline::new();
     let holdout = data::jsonl("eval/holdout.jsonl");
     let hold = |label: &str, lang: Option<&str>| -> Vec<String> {
@@ -545,5 +551,190 @@ fn held_out(p: &Pipeline, file: &str, title: &str) {
             continue;
         }
         row_listing(p, name, set, *want, goal, false);
+    }
+}
+
+/// Leave-one-source-out: for each public source the committed model is trained on, a
+/// model trained on everything but that source (same data, same thresholds procedure)
+/// is measured on it. These are the figures for text the model has never seen.
+fn leave_one_source_out(dir: &std::path::Path) {
+    println!(
+        "\n== leave-one-source-out: each row measured by a model trained without its source =="
+    );
+    println!("| left out | measure | strict | moderate | standard | goal |");
+    println!("|---|---|---|---|---|---|");
+    for source in trainer::SOURCES {
+        let only: Vec<&str> = std::env::args()
+            .skip_while(|a| a != "--only")
+            .nth(1)
+            .map(|s| s.leak().split(',').collect())
+            .unwrap_or_default();
+        if !only.is_empty() && !only.contains(&source) {
+            continue;
+        }
+        let p =
+            safety::learn::pipeline_with_weights(trainer::fit(&trainer::build(&[source]), false));
+        let rows: Vec<(&str, Vec<String>, Want, &str)> = match source {
+            "catqa" => {
+                let q = data::catqa(dir);
+                let keep =
+                    |c: &str| c != "Political Campaigning" && c != "Tailored Financial Advice";
+                vec![
+                    (
+                        "CatQA harmful questions withheld (9 child-safety categories)",
+                        q.iter()
+                            .filter(|r| keep(&r.0) && r.1 != "Self-harm")
+                            .map(|r| r.2.clone())
+                            .collect(),
+                        Want::Withheld,
+                        ">=60% strict",
+                    ),
+                    (
+                        "CatQA self-harm questions escalated",
+                        q.iter()
+                            .filter(|r| r.1 == "Self-harm")
+                            .map(|r| r.2.clone())
+                            .collect(),
+                        Want::Escalated,
+                        ">=95%",
+                    ),
+                ]
+            }
+            "harmfulqa" => vec![(
+                "HarmfulQA withheld",
+                data::harmfulqa(dir).into_iter().map(|r| r.1).collect(),
+                Want::Withheld,
+                ">=60% strict",
+            )],
+            "sst" => {
+                let sst = data::sst(dir);
+                vec![
+                    (
+                        "SimpleSafetyTests suicide/self-harm/ED escalated",
+                        sst.iter()
+                            .filter(|r| r.0.starts_with("Suicide"))
+                            .map(|r| r.1.clone())
+                            .collect(),
+                        Want::Escalated,
+                        ">=95%",
+                    ),
+                    (
+                        "SimpleSafetyTests other four areas withheld",
+                        sst.iter()
+                            .filter(|r| !r.0.starts_with("Suicide"))
+                            .map(|r| r.1.clone())
+                            .collect(),
+                        Want::Withheld,
+                        ">=60% strict",
+                    ),
+                ]
+            }
+            "xstest" => {
+                let xs = data::xstest(dir);
+                vec![
+                    (
+                        "XSTest safe prompts withheld",
+                        xs.iter()
+                            .filter(|r| r.2 == "safe")
+                            .map(|r| r.0.clone())
+                            .collect(),
+                        Want::Withheld,
+                        "<=2% strict",
+                    ),
+                    (
+                        "XSTest unsafe contrasts withheld",
+                        xs.iter()
+                            .filter(|r| r.2 == "unsafe")
+                            .map(|r| r.0.clone())
+                            .collect(),
+                        Want::Withheld,
+                        "info",
+                    ),
+                ]
+            }
+            "moderation" => {
+                let mods = data::moderation(dir);
+                let keys = ["S", "H", "V", "HR", "SH", "S3", "H2", "V2"];
+                let text = |v: &serde_json::Value| v["prompt"].as_str().unwrap_or("").to_string();
+                let with = |k: &str| -> Vec<String> {
+                    mods.iter().filter(|v| v[k] == 1).map(text).collect()
+                };
+                vec![
+                    (
+                        "moderation SH=1 escalated",
+                        with("SH"),
+                        Want::Escalated,
+                        ">=95%",
+                    ),
+                    (
+                        "moderation, no label, withheld (adult-policy clean, not K-12)",
+                        mods.iter()
+                            .filter(|v| keys.iter().all(|k| v[*k] == 0))
+                            .map(text)
+                            .collect(),
+                        Want::Withheld,
+                        "<19% strict",
+                    ),
+                    ("moderation H=1 withheld", with("H"), Want::Hate, "info"),
+                    (
+                        "moderation S3=1 withheld",
+                        with("S3"),
+                        Want::Withheld,
+                        "info",
+                    ),
+                    ("moderation V=1 withheld", with("V"), Want::Withheld, "info"),
+                ]
+            }
+            "toxigen-prompts" => {
+                let t = data::toxigen_prompts(dir);
+                vec![
+                    (
+                        "ToxiGen prompt statements, hateful, withheld",
+                        t.iter().filter(|r| r.0).map(|r| r.2.clone()).collect(),
+                        Want::Hate,
+                        ">=70% strict",
+                    ),
+                    (
+                        "ToxiGen prompt statements, neutral, withheld",
+                        t.iter().filter(|r| !r.0).map(|r| r.2.clone()).collect(),
+                        Want::Hate,
+                        "<=5%",
+                    ),
+                ]
+            }
+            "toxigen-demos" => {
+                let seen: HashSet<String> = data::toxigen_prompts(dir)
+                    .iter()
+                    .map(|r| data::toxigen_key(&r.2))
+                    .collect();
+                let d: Vec<(bool, String)> = data::toxigen_demos(dir)
+                    .into_iter()
+                    .filter(|(_, t)| !seen.contains(&data::toxigen_key(t)))
+                    .collect();
+                vec![
+                    (
+                        "ToxiGen demonstrations (not in prompts), hateful, withheld",
+                        d.iter().filter(|r| r.0).map(|r| r.1.clone()).collect(),
+                        Want::Hate,
+                        ">=70% strict",
+                    ),
+                    (
+                        "ToxiGen demonstrations (not in prompts), neutral, withheld",
+                        d.iter().filter(|r| !r.0).map(|r| r.1.clone()).collect(),
+                        Want::Hate,
+                        "<=5%",
+                    ),
+                ]
+            }
+            _ => Vec::new(),
+        };
+        for (name, texts, want, goal) in rows {
+            let mut cells = Vec::new();
+            for level in LEVELS {
+                let n = texts.iter().filter(|t| hit(&p, t, level, want)).count();
+                cells.push(format!("{:.1}% ({n}/{})", pct(n, texts.len()), texts.len()));
+            }
+            println!("| {source} | {name} | {} | {goal} |", cells.join(" | "));
+        }
     }
 }

@@ -163,7 +163,10 @@ fn cluster(key: u64) -> Option<(u16, u16)> {
         return None;
     }
     let r = find(&CLUSTERS[8..], CLUSTER_RECORD, key)?;
-    Some((u16::from_le_bytes([r[0], r[1]]), u16::from_le_bytes([r[2], r[3]])))
+    Some((
+        u16::from_le_bytes([r[0], r[1]]),
+        u16::from_le_bytes([r[2], r[3]]),
+    ))
 }
 
 /// The model's parameters, read from the committed weights file.
@@ -491,7 +494,7 @@ impl Words {
     /// Calls `f` with the bucket of every feature of the words in `text` (normalised,
     /// space-separated), continuing from the words seen before, and whether the feature
     /// is a whole word.
-    #[inline]
+    #[cfg(test)]
     pub(crate) fn feed(&mut self, text: &str, f: impl FnMut(u32, bool)) {
         self.feed_words(text, f, |_| {});
     }
@@ -608,6 +611,16 @@ pub mod learn {
         std::array::from_fn(|k| m.logit(k, sum[k], feats.len() as u32, &pooled))
     }
 
+    /// A pipeline whose learned stage uses `bytes` (an encoded weights file, as `encode`
+    /// makes) instead of the committed model: for leave-one-source-out evaluation. The
+    /// bytes are leaked (a pipeline lives as long as the process in the examples).
+    pub fn pipeline_with_weights(bytes: Vec<u8>) -> crate::Pipeline {
+        let mut p = crate::Pipeline::new();
+        p.model = super::Model::parse(Box::leak(bytes.into_boxed_slice()));
+        assert!(p.model.active(), "malformed weights");
+        p
+    }
+
     /// The embedded model's logit thresholds per class and level.
     pub fn thresholds() -> [[f32; 4]; CLASSES] {
         super::Model::embedded().thresholds
@@ -662,8 +675,43 @@ mod tests {
         assert_eq!(whole, parts);
         // 5 words, 4 pairs, 1 stem ("existing"), and the 3-5-grams of "<word>" for
         // the four words of two or more letters: "<want>" 4+3+2, "<to>" 2+1,
-        // "<stop>" 4+3+2, "<existing>" 8+7+6.
-        assert_eq!(whole.len(), 10 + 9 + 3 + 9 + 21);
+        // "<stop>" 4+3+2, "<existing>" 8+7+6. Cluster features: "i" is not in the
+        // vocabulary (none); "want" has its two clusters and (previous word, cluster);
+        // "to", "stop" and "existing" also (previous cluster, cluster) and (previous
+        // cluster, word): 3 + 5 + 5 + 5.
+        assert_eq!(whole.len(), 10 + 9 + 3 + 9 + 21 + 18);
+    }
+
+    #[test]
+    fn near_synonyms_share_a_cluster() {
+        let fine = |w: &str| cluster(fnv(w.as_bytes())).map(|c| c.0);
+        assert!(fine("pills").is_some());
+        assert_eq!(fine("pills"), fine("overdose"));
+        assert_eq!(fine("disappear"), fine("vanish"));
+        assert_ne!(fine("pills"), fine("disappear"));
+        assert_eq!(fine("qwxzv"), None);
+    }
+
+    #[test]
+    fn pooled_vectors_are_the_mean_and_the_maximum() {
+        let mut pool = Pool::default();
+        let mut out = [1.0; POOLED];
+        pool.features(&mut out);
+        assert_eq!(out, [0.0; POOLED], "no known word: zeros");
+        pool.add(fnv(b"school"));
+        pool.add(fnv(b"qwxzv"));
+        pool.add(fnv(b"teacher"));
+        assert_eq!(pool.n, 2, "unknown words are skipped");
+        pool.features(&mut out);
+        let (a, b) = (
+            vector(fnv(b"school")).unwrap(),
+            vector(fnv(b"teacher")).unwrap(),
+        );
+        for j in 0..DIMS {
+            let (x, y) = (a[j] as i8 as f32, b[j] as i8 as f32);
+            assert!((out[j] - (x + y) / 2.0 / VECTOR_SCALE).abs() < 1e-6);
+            assert_eq!(out[DIMS + j], x.max(y) / VECTOR_SCALE);
+        }
     }
 
     #[test]
