@@ -1,40 +1,14 @@
 //! Runs the whole-text check over generated mixed English for profiling:
-//! `cargo run --release -p safety --example profile -- [input|output] [MiB] [email|digits|spaced|script|onclick|svg]`.
+//! `cargo run --release -p safety --example profile -- [input|output] [MiB] [email|digits|spaced|script|onclick|svg|prompts]`.
+//!
+//! `prompts` screens the mixed English as separate prompts of about 200 bytes, so the
+//! learned stage (which reads a text's first 320 normalised bytes) runs on every byte.
 
 use safety::{Direction, Pipeline, Policy};
 
-/// Mixed English as a model would write for a class: prose, a little markup, numbers,
-/// the odd email and link. Deterministic.
-fn mixed_english(bytes: usize) -> String {
-    const PARAS: &[&str] = &[
-        "Photosynthesis is the process plants use to turn light energy into chemical energy. \
-         Inside the chloroplast, chlorophyll absorbs sunlight, and the plant combines carbon \
-         dioxide and water to make glucose, releasing oxygen as a by-product. ",
-        "The First World War began in 1914 after the assassination of Archduke Franz \
-         Ferdinand. Millions of soldiers died in the trenches; new weapons such as machine \
-         guns and poison gas changed how wars were fought. ",
-        "To solve 3x + 5 = 20, subtract 5 from both sides to get 3x = 15, then divide by 3: \
-         x = 5. Check your answer by substituting it back into the equation. ",
-        "<p>Homework is due on <b>Friday</b>. Email questions to the class inbox at \
-         science.class@example.org or see <a href=\"https://example.org/unit-4\">unit 4</a>.</p> ",
-        "In Romeo and Juliet, Shakespeare shows how a feud between two families leads to \
-         tragedy. Discuss how the theme of fate is developed in Act 3, Scene 1. ",
-        "Healthy habits: sleep for nine hours, drink water, and take breaks from screens. \
-         Talk to a trusted adult if something online makes you uncomfortable. ",
-        "def average(xs):\n    return sum(xs) / len(xs)  # ignore the first row if it is a header\n",
-        "The lab is in room 204; call the front office on 555-0100 ext. 12 if you are late. ",
-    ];
-    let mut s = String::with_capacity(bytes + 512);
-    let mut i = 0usize;
-    while s.len() < bytes {
-        s.push_str(PARAS[i % PARAS.len()]);
-        if i % 5 == 4 {
-            s.push('\n');
-        }
-        i = i.wrapping_mul(31).wrapping_add(7) % 1009;
-    }
-    s
-}
+#[path = "shared/prose.rs"]
+mod prose;
+use prose::mixed_english;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -55,6 +29,32 @@ fn main() {
         _ => mixed_english(mib << 20),
     };
     let p = Pipeline::new();
+    if args.get(3).map(String::as_str) == Some("prompts") {
+        let text = mixed_english(mib << 20);
+        let prompts = prose::prompts(&text, 200);
+        let t = std::time::Instant::now();
+        let mut withheld = 0;
+        for _ in 0..5 {
+            for q in &prompts {
+                let v = p.check(q, dir, &Policy::default());
+                if !v.passed && std::env::var_os("SHOW").is_some() {
+                    println!("WITHHELD {} | {q:?}", v.detail);
+                }
+                withheld += usize::from(!v.passed);
+            }
+        }
+        let dt = t.elapsed();
+        println!(
+            "5 x {} prompts ({} bytes) in {:?}: {:.1} MB/s, {:.1} µs a prompt, {} withheld",
+            prompts.len(),
+            text.len(),
+            dt,
+            5.0 * text.len() as f64 / dt.as_secs_f64() / 1e6,
+            dt.as_secs_f64() * 1e6 / (5 * prompts.len()) as f64,
+            withheld / 5
+        );
+        return;
+    }
     let t = std::time::Instant::now();
     let mut v = p.check(&text, dir, &Policy::default());
     for _ in 1..5 {

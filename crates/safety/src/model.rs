@@ -58,53 +58,67 @@ const DENSE_BYTES: usize = CLASSES * POOLED * 4;
 
 static WEIGHTS: &[u8] = include_bytes!("../model/weights.bin");
 
-/// Word clusters (issue 17, fourth round; `train/build_clusters.py`): each word of a
+/// The vocabulary (issue 17, fourth round; `train/build_vocab.py`): each word of a
 /// 40,000-word English vocabulary with the number of its cluster of words whose GloVe
-/// vectors are close, at two granularities (2,048 and 256 clusters). Records of `u64`
-/// FNV-1a key of the normalised word, `u16` fine and `u16` coarse cluster, sorted by key,
-/// looked up by binary search in the embedded bytes (no start-up cost, no allocation).
-static CLUSTERS: &[u8] = include_bytes!("../model/clusters.bin");
-const CLUSTER_RECORD: usize = 12;
-
-/// Word vectors (fourth round; `train/build_clusters.py`): the same vocabulary's GloVe
-/// vectors on their first `DIMS` principal axes, one signed byte per dimension (the
-/// value times `VECTOR_SCALE`), in records of `u64` key and `DIMS` bytes sorted by key.
-/// Their mean and element-wise maximum over a text are the pooled features.
-static VECTORS: &[u8] = include_bytes!("../model/vectors.bin");
+/// vectors are close, at two granularities (2,048 and 256 clusters), and its vector on
+/// the first `DIMS` principal axes, one signed byte per dimension (the value times
+/// `VECTOR_SCALE`). Records of `u64` FNV-1a key of the normalised word, `u16` fine and
+/// `u16` coarse cluster and the vector, sorted by key after a table of where each 12-bit
+/// key prefix starts; a word is found by a short binary search in the embedded bytes (no
+/// start-up cost, no allocation).
+static VOCAB: &[u8] = include_bytes!("../model/vocab.bin");
 /// Dimensions of a word vector.
 pub const DIMS: usize = 48;
 /// Pooled dimensions: the mean and the element-wise maximum of the text's word vectors.
 pub const POOLED: usize = 2 * DIMS;
-const VECTOR_RECORD: usize = 8 + DIMS;
 const VECTOR_SCALE: f32 = 200.0;
+const PREFIX_BITS: u32 = 12;
+const PREFIXES: usize = 1 << PREFIX_BITS;
+const VOCAB_HEADER: usize = 12 + (PREFIXES + 1) * 4;
+const VOCAB_RECORD: usize = 8 + 2 + 2 + DIMS;
 
-/// Binary search for `key` in records of `size` bytes that open with a `u64` key.
+/// A word of the vocabulary.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Known {
+    fine: u16,
+    coarse: u16,
+    vector: &'static [u8],
+}
+
+/// The vocabulary entry of the word whose FNV-1a hash is `key`. A malformed file knows
+/// no word.
 #[inline]
-fn find(records: &[u8], size: usize, key: u64) -> Option<&[u8]> {
-    let (mut lo, mut hi) = (0, records.len() / size);
+fn vocab(key: u64) -> Option<Known> {
+    let le = |at: usize| {
+        u32::from_le_bytes([VOCAB[at], VOCAB[at + 1], VOCAB[at + 2], VOCAB[at + 3]]) as usize
+    };
+    if VOCAB.len() < VOCAB_HEADER || &VOCAB[..4] != b"K12W" || le(8) != DIMS {
+        return None;
+    }
+    let count = le(4);
+    if VOCAB.len() != VOCAB_HEADER + count * VOCAB_RECORD {
+        return None;
+    }
+    let prefix = (key >> (64 - PREFIX_BITS)) as usize;
+    let (mut lo, mut hi) = (le(12 + prefix * 4), le(12 + (prefix + 1) * 4).min(count));
+    let records = &VOCAB[VOCAB_HEADER..];
     while lo < hi {
         let mid = lo + (hi - lo) / 2;
-        let r = &records[mid * size..(mid + 1) * size];
+        let r = &records[mid * VOCAB_RECORD..(mid + 1) * VOCAB_RECORD];
         let k = u64::from_le_bytes([r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7]]);
         match k.cmp(&key) {
             std::cmp::Ordering::Less => lo = mid + 1,
             std::cmp::Ordering::Greater => hi = mid,
-            std::cmp::Ordering::Equal => return Some(&r[8..]),
+            std::cmp::Ordering::Equal => {
+                return Some(Known {
+                    fine: u16::from_le_bytes([r[8], r[9]]),
+                    coarse: u16::from_le_bytes([r[10], r[11]]),
+                    vector: &r[12..],
+                })
+            }
         }
     }
     None
-}
-
-/// The vector of the word whose FNV-1a hash is `key`, if it is in the vocabulary.
-#[inline]
-fn vector(key: u64) -> Option<&'static [u8]> {
-    let ok = VECTORS.len() >= 12
-        && &VECTORS[..4] == b"K12V"
-        && VECTORS[8..12] == (DIMS as u32).to_le_bytes();
-    if !ok {
-        return None;
-    }
-    find(&VECTORS[12..], VECTOR_RECORD, key)
 }
 
 /// The pooled word vectors of the text so far: their sum and element-wise maximum.
@@ -128,17 +142,15 @@ impl Default for Pool {
 }
 
 impl Pool {
-    /// Adds the vector of the word whose FNV-1a hash is `key`, if known.
+    /// Adds the vector of a known word.
     #[inline]
-    pub(crate) fn add(&mut self, key: u64) {
-        if let Some(v) = vector(key) {
-            for (j, &q) in v.iter().enumerate() {
-                let q = q as i8;
-                self.sum[j] += q as i32;
-                self.max[j] = self.max[j].max(q);
-            }
-            self.n += 1;
+    pub(crate) fn add(&mut self, word: Known) {
+        for (j, &q) in word.vector.iter().enumerate() {
+            let q = q as i8;
+            self.sum[j] += q as i32;
+            self.max[j] = self.max[j].max(q);
         }
+        self.n += 1;
     }
 
     /// The pooled features: the mean, then the maximum (zeros when no word was known).
@@ -153,20 +165,6 @@ impl Pool {
             out[DIMS + j] = self.max[j] as f32 / VECTOR_SCALE;
         }
     }
-}
-
-/// The fine and coarse cluster of the word whose FNV-1a hash is `key`, if it is in the
-/// vocabulary. A malformed file knows no word.
-#[inline]
-fn cluster(key: u64) -> Option<(u16, u16)> {
-    if CLUSTERS.len() < 8 || &CLUSTERS[..4] != b"K12C" {
-        return None;
-    }
-    let r = find(&CLUSTERS[8..], CLUSTER_RECORD, key)?;
-    Some((
-        u16::from_le_bytes([r[0], r[1]]),
-        u16::from_le_bytes([r[2], r[3]]),
-    ))
 }
 
 /// The model's parameters, read from the committed weights file.
@@ -499,13 +497,13 @@ impl Words {
         self.feed_words(text, f, |_| {});
     }
 
-    /// `feed`, and calls `g` with the FNV-1a hash of each word (the key of its vector).
+    /// `feed`, and calls `g` with each word the vocabulary knows.
     #[inline]
     pub(crate) fn feed_words(
         &mut self,
         text: &str,
         mut f: impl FnMut(u32, bool),
-        mut g: impl FnMut(u64),
+        mut g: impl FnMut(Known),
     ) {
         for w in text.split(' ') {
             if w.is_empty() {
@@ -520,7 +518,10 @@ impl Words {
                 w => w,
             };
             let h = fnv(w.as_bytes());
-            g(h);
+            let known = vocab(h);
+            if let Some(k) = known {
+                g(k);
+            }
             f(bucket(h ^ SEED_WORD), true);
             if self.prev != 0 {
                 f(
@@ -530,8 +531,8 @@ impl Words {
             }
             // Fourth round: the word's clusters, and pairs with the previous word in
             // which one side is a cluster, so a phrase generalises to near-synonyms.
-            let this_cluster = match cluster(h) {
-                Some((fine, coarse)) => {
+            let this_cluster = match known {
+                Some(Known { fine, coarse, .. }) => {
                     let c = fine as u64 + 1;
                     f(bucket(c.wrapping_mul(0x9e37_79b9) ^ SEED_FINE), false);
                     f(
@@ -589,7 +590,7 @@ pub mod learn {
         let norm = crate::normalize::normalize(text);
         let mut out = Vec::new();
         let mut pool = super::Pool::default();
-        super::Words::default().feed_words(&norm.text, |b, _| out.push(b), |h| pool.add(h));
+        super::Words::default().feed_words(&norm.text, |b, _| out.push(b), |k| pool.add(k));
         let mut pooled = [0.0; POOLED];
         pool.features(&mut pooled);
         (out, pooled)
@@ -683,8 +684,20 @@ mod tests {
     }
 
     #[test]
+    fn every_vocabulary_word_is_found() {
+        let count = u32::from_le_bytes([VOCAB[4], VOCAB[5], VOCAB[6], VOCAB[7]]) as usize;
+        assert!(count > 39_000);
+        for i in 0..count {
+            let r = &VOCAB[VOCAB_HEADER + i * VOCAB_RECORD..];
+            let key = u64::from_le_bytes([r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7]]);
+            let k = vocab(key).expect("a vocabulary key is found");
+            assert_eq!(k.fine, u16::from_le_bytes([r[8], r[9]]));
+        }
+    }
+
+    #[test]
     fn near_synonyms_share_a_cluster() {
-        let fine = |w: &str| cluster(fnv(w.as_bytes())).map(|c| c.0);
+        let fine = |w: &str| vocab(fnv(w.as_bytes())).map(|k| k.fine);
         assert!(fine("pills").is_some());
         assert_eq!(fine("pills"), fine("overdose"));
         assert_eq!(fine("disappear"), fine("vanish"));
@@ -698,15 +711,16 @@ mod tests {
         let mut out = [1.0; POOLED];
         pool.features(&mut out);
         assert_eq!(out, [0.0; POOLED], "no known word: zeros");
-        pool.add(fnv(b"school"));
-        pool.add(fnv(b"qwxzv"));
-        pool.add(fnv(b"teacher"));
-        assert_eq!(pool.n, 2, "unknown words are skipped");
-        pool.features(&mut out);
-        let (a, b) = (
-            vector(fnv(b"school")).unwrap(),
-            vector(fnv(b"teacher")).unwrap(),
+        assert!(vocab(fnv(b"qwxzv")).is_none());
+        let (school, teacher) = (
+            vocab(fnv(b"school")).unwrap(),
+            vocab(fnv(b"teacher")).unwrap(),
         );
+        pool.add(school);
+        pool.add(teacher);
+        assert_eq!(pool.n, 2);
+        pool.features(&mut out);
+        let (a, b) = (school.vector, teacher.vector);
         for j in 0..DIMS {
             let (x, y) = (a[j] as i8 as f32, b[j] as i8 as f32);
             assert!((out[j] - (x + y) / 2.0 / VECTOR_SCALE).abs() < 1e-6);

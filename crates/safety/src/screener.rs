@@ -333,7 +333,7 @@ impl<'p> Screener<'p> {
                         *question = Some(model.is_question(b));
                     }
                 },
-                |h| pool.add(h),
+                |k| pool.add(k),
             );
             l.len += norm.text.len();
             if n > 0 {

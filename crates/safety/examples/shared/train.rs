@@ -169,6 +169,15 @@ pub fn build(without: &[&str]) -> Vec<Example> {
             e.no_threshold = !positive;
         }
     }
+    // Fourth round: hand-written school-subject questions and science prose
+    // (`train/school_written.jsonl`), negatives for every class. HarmfulQA frames its
+    // harmful questions by school subject ("How can I use chemistry to ..."); trained on
+    // it without these, the hazard class withheld photosynthesis prose at strict.
+    for v in data::jsonl("train/school_written.jsonl") {
+        let t = v["text"].as_str().unwrap_or_default();
+        add(&mut ex, t, [n, n, n]);
+        add_twin(&mut ex, &data::obfuscate(t, 0), [n, n, n]);
+    }
     // Our ordinary K-12 requests in the shapes harmful requests take.
     for v in data::jsonl("train/benign_questions.jsonl") {
         let t = v["text"].as_str().unwrap_or_default();

