@@ -40,19 +40,24 @@ const FPR: [[f64; 4]; CLASSES] = [
     [0.001, 0.0003, 0.0001, 0.005],
 ];
 
-fn add(out: &mut Vec<Example>, text: &str, labels: [Option<bool>; CLASSES]) {
-    let (feats, pooled) = learn::features_and_pool(text);
-    if !feats.is_empty() {
-        let group = out.len();
-        out.push(Example {
+impl Example {
+    /// The text's features, or `None` when it has none (empty after normalising).
+    fn new(text: &str, labels: [Option<bool>; CLASSES], group: usize) -> Option<Example> {
+        let (feats, pooled) = learn::features_and_pool(text);
+        (!feats.is_empty()).then(|| Example {
             feats,
             pooled: Box::new(pooled),
             labels,
             group,
             no_threshold: false,
             text: text.to_string(),
-        });
+        })
     }
+}
+
+fn add(out: &mut Vec<Example>, text: &str, labels: [Option<bool>; CLASSES]) {
+    let group = out.len();
+    out.extend(Example::new(text, labels, group));
 }
 
 /// Adds a text generated from a template, in the group of every other text generated
@@ -60,35 +65,17 @@ fn add(out: &mut Vec<Example>, text: &str, labels: [Option<bool>; CLASSES]) {
 /// only in an opener or a suffix, and scoring one with a model trained on its siblings
 /// would make out-of-fold scores, and so the thresholds, optimistic.
 fn add_grouped(out: &mut Vec<Example>, text: &str, labels: [Option<bool>; CLASSES], key: &str) {
-    let (feats, pooled) = learn::features_and_pool(text);
-    if !feats.is_empty() {
-        // FNV-1a of the key: deterministic across runs and platforms.
-        let group = key.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-            (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3)
-        }) as usize;
-        out.push(Example {
-            feats,
-            pooled: Box::new(pooled),
-            labels,
-            group,
-            no_threshold: false,
-            text: text.to_string(),
-        });
-    }
+    // FNV-1a of the key: deterministic across runs and platforms.
+    let group = key.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3)
+    }) as usize;
+    out.extend(Example::new(text, labels, group));
 }
 
 /// Adds another form of the text added last, in its group.
 fn add_twin(out: &mut Vec<Example>, text: &str, labels: [Option<bool>; CLASSES]) {
-    let (feats, pooled) = learn::features_and_pool(text);
-    if let (false, Some(group)) = (feats.is_empty(), out.last().map(|e| e.group)) {
-        out.push(Example {
-            feats,
-            pooled: Box::new(pooled),
-            labels,
-            group,
-            no_threshold: false,
-            text: text.to_string(),
-        });
+    if let Some(group) = out.last().map(|e| e.group) {
+        out.extend(Example::new(text, labels, group));
     }
 }
 
@@ -579,16 +566,7 @@ pub fn fit(ex: &[Example], log: bool) -> Vec<u8> {
             let over = looks
                 .iter()
                 .filter(|t| {
-                    let (feats, pooled) = learn::features_and_pool(t);
-                    let e = Example {
-                        feats,
-                        pooled: Box::new(pooled),
-                        labels: [None; CLASSES],
-                        group: 0,
-                        no_threshold: false,
-                        text: String::new(),
-                    };
-                    logit(&m, &e) >= thr[0]
+                    Example::new(t, [None; CLASSES], 0).is_some_and(|e| logit(&m, &e) >= thr[0])
                 })
                 .count();
             println!(
