@@ -8,45 +8,7 @@ use std::time::{Duration, Instant};
 use platform::http::statements::count_async;
 use reqwest::Method;
 use serde_json::{json, Value};
-use testkit::{Actor, TestApp};
-
-struct Fixture {
-    app: TestApp,
-    alpha: i64,
-    beta: i64,
-    admin: String,
-    beta_admin: String,
-    teacher: String,
-    operator: String,
-}
-
-async fn fixture() -> Fixture {
-    let app = TestApp::spawn().await;
-    let alpha = app.create_tenant("alpha", None).await;
-    let beta = app.create_tenant("beta", None).await;
-    let admin = app
-        .create_user("alpha", "admin", &["admin"], true)
-        .await
-        .token;
-    let teacher = app
-        .create_user("alpha", "teacher", &["teacher"], true)
-        .await
-        .token;
-    let beta_admin = app
-        .create_user("beta", "admin", &["admin"], true)
-        .await
-        .token;
-    let operator = app.create_operator("ops@example.org").await;
-    Fixture {
-        app,
-        alpha,
-        beta,
-        admin,
-        beta_admin,
-        teacher,
-        operator,
-    }
-}
+use testkit::{Actor, TestApp, TwoSchools};
 
 /// Creates a key through the API; answers (id, secret).
 async fn create_key(app: &TestApp, admin: &str, body: Value) -> (i64, String) {
@@ -107,7 +69,7 @@ macro_rules! within {
 
 #[tokio::test]
 async fn admins_create_list_and_revoke_their_own_keys_with_an_audit_trail() {
-    let f = fixture().await;
+    let f = TwoSchools::spawn().await;
     let app = &f.app;
     let (st, v) = app
         .post(
@@ -268,7 +230,7 @@ fn sha256(s: &str) -> Vec<u8> {
 
 #[tokio::test]
 async fn ofrep_takes_a_key_without_sql_and_refuses_it_everywhere_else() {
-    let f = fixture().await;
+    let f = TwoSchools::spawn().await;
     let app = &f.app;
     app.put(
         "/api/v1/admin/feature_flags/webhook_events",
@@ -408,7 +370,7 @@ async fn ofrep_takes_a_key_without_sql_and_refuses_it_everywhere_else() {
 
 #[tokio::test]
 async fn a_revoked_key_is_refused_by_another_process_within_a_second() {
-    let f = fixture().await;
+    let f = TwoSchools::spawn().await;
     let app = &f.app;
     // A second process on the same database: its own pool, state, key map and LISTEN
     // connection (what another `k12 serve` would have).

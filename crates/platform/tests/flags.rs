@@ -7,45 +7,7 @@ use std::time::{Duration, Instant};
 use platform::http::statements::{count_async, count_sync};
 use reqwest::Method;
 use serde_json::{json, Value};
-use testkit::{Actor, TestApp};
-
-struct Fixture {
-    app: TestApp,
-    alpha: i64,
-    beta: i64,
-    admin: String,
-    beta_admin: String,
-    teacher: String,
-    operator: String,
-}
-
-async fn fixture() -> Fixture {
-    let app = TestApp::spawn().await;
-    let alpha = app.create_tenant("alpha", None).await;
-    let beta = app.create_tenant("beta", None).await;
-    let admin = app
-        .create_user("alpha", "admin", &["admin"], true)
-        .await
-        .token;
-    let teacher = app
-        .create_user("alpha", "teacher", &["teacher"], true)
-        .await
-        .token;
-    let beta_admin = app
-        .create_user("beta", "admin", &["admin"], true)
-        .await
-        .token;
-    let operator = app.create_operator("ops@example.org").await;
-    Fixture {
-        app,
-        alpha,
-        beta,
-        admin,
-        beta_admin,
-        teacher,
-        operator,
-    }
-}
+use testkit::{Actor, TestApp, TwoSchools};
 
 fn flag<'a>(list: &'a Value, key: &str) -> &'a Value {
     list["data"]
@@ -81,7 +43,7 @@ async fn platform_audit(app: &TestApp, event: &str) -> Vec<Value> {
 
 #[tokio::test]
 async fn lookup_order_isolation_and_audit_through_the_routes() {
-    let f = fixture().await;
+    let f = TwoSchools::spawn().await;
     let app = &f.app;
 
     // Every known key, all from the hard-coded defaults.
@@ -262,7 +224,7 @@ async fn lookup_order_isolation_and_audit_through_the_routes() {
 
 #[tokio::test]
 async fn tenants_read_global_rows_but_never_write_them() {
-    let f = fixture().await;
+    let f = TwoSchools::spawn().await;
     let app = &f.app;
     let (st, _) = app
         .put(
@@ -325,7 +287,7 @@ async fn tenants_read_global_rows_but_never_write_them() {
 
 #[tokio::test]
 async fn scheduled_changes_apply_at_the_schools_local_time() {
-    let f = fixture().await;
+    let f = TwoSchools::spawn().await;
     let app = &f.app;
     let path = "/api/v1/admin/feature_flags/guardian_portal";
     // 07:00 in Chicago on 2030-09-03 (CDT, UTC-5) is 12:00 UTC.
@@ -439,7 +401,7 @@ async fn scheduled_changes_apply_at_the_schools_local_time() {
 
 #[tokio::test]
 async fn pending_scheduled_changes_can_be_cancelled_by_their_owner_only() {
-    let f = fixture().await;
+    let f = TwoSchools::spawn().await;
     let app = &f.app;
     let delete = |path: String, token: &str| {
         let token = token.to_string();
@@ -579,7 +541,7 @@ async fn within(limit: Duration, mut done: impl FnMut() -> bool) -> Option<Durat
 
 #[tokio::test]
 async fn a_change_in_one_process_reaches_another_within_a_second_and_evaluation_runs_no_sql() {
-    let f = fixture().await;
+    let f = TwoSchools::spawn().await;
     let app = &f.app;
     // A second process on the same database: its own pool, state, cache and LISTEN
     // connection (what another `k12 serve` would have).
@@ -698,7 +660,7 @@ async fn ofrep(
 
 #[tokio::test]
 async fn ofrep_answers_as_the_protocol_says() {
-    let f = fixture().await;
+    let f = TwoSchools::spawn().await;
     let app = &f.app;
     let ctx = json!({"context": {"targetingKey": f.alpha.to_string()}}).to_string();
     let one = "/ofrep/v1/evaluate/flags/portfolio_enabled";
@@ -814,7 +776,7 @@ async fn ofrep_answers_as_the_protocol_says() {
 
 #[tokio::test]
 async fn the_official_openfeature_python_provider_reads_the_flags() {
-    let f = fixture().await;
+    let f = TwoSchools::spawn().await;
     let app = &f.app;
     app.put(
         "/api/v1/operator/feature_flags/webhook_events",

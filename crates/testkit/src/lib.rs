@@ -26,5 +26,5 @@ pub use app::{
 pub use cluster::{Standby, TestDb, APP_PASSWORD, OWNER_PASSWORD};
 pub use receiver::Receiver;
 pub use redis::RedisServer;
-pub use school::School;
+pub use school::{School, TwoSchools};
 pub use smtp::SmtpSink;

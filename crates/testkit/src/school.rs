@@ -142,3 +142,40 @@ impl School {
         }
     }
 }
+
+/// Two schools on a fresh app, for admin routes and isolation: `alpha` with an admin and
+/// a teacher, `beta` with an admin, and a platform operator (bearer tokens).
+pub struct TwoSchools {
+    pub app: TestApp,
+    pub alpha: i64,
+    pub beta: i64,
+    pub admin: String,
+    pub beta_admin: String,
+    pub teacher: String,
+    pub operator: String,
+}
+
+impl TwoSchools {
+    pub async fn spawn() -> Self {
+        let app = TestApp::spawn().await;
+        let alpha = app.create_tenant("alpha", None).await;
+        let beta = app.create_tenant("beta", None).await;
+        let token = |slug: &'static str, name: &'static str, role: &'static str| {
+            let app = &app;
+            async move { app.create_user(slug, name, &[role], true).await.token }
+        };
+        let admin = token("alpha", "admin", "admin").await;
+        let teacher = token("alpha", "teacher", "teacher").await;
+        let beta_admin = token("beta", "admin", "admin").await;
+        let operator = app.create_operator("ops@example.org").await;
+        TwoSchools {
+            app,
+            alpha,
+            beta,
+            admin,
+            beta_admin,
+            teacher,
+            operator,
+        }
+    }
+}
